@@ -1,0 +1,49 @@
+/* image_io.h — PNG output with text chunks (libpng), PNG text-chunk reading, and image input
+ * (stb_image) for denoise mode.
+ *
+ * Pixels are 8-bit interleaved RGB, row-major: rgb[(y * width + x) * 3 + c]. */
+#ifndef XATTN_IO_IMAGE_IO_H
+#define XATTN_IO_IMAGE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xattn.h"
+
+typedef struct png_text_pair {
+    const char *key;    /* Latin-1 keyword, 1..79 chars */
+    const char *value;  /* UTF-8 text: written as an iTXt chunk */
+} png_text_pair;
+
+/* Writes an RGB PNG atomically (temporary name, then rename); leaves no file on failure. */
+xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
+                           const png_text_pair *text, size_t n_text, xattn_error *err);
+
+/* Reads a PNG's text chunks (tEXt, zTXt, iTXt; tEXt/zTXt Latin-1 is converted to UTF-8) and
+ * size. keys/values are malloc'd arrays of malloc'd strings; free with png_file_info_free.
+ * (Not png_info / png_read_info: libpng owns those names, for a type and a function.) */
+typedef struct png_file_info {
+    size_t width, height;
+    int bit_depth, color_type;
+    size_t n_text;
+    char **keys;
+    char **values;
+} png_file_info;
+xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_error *err);
+void png_file_info_free(png_file_info *info);
+
+#ifndef PNG_H /* transitional spellings for callers that do not include <png.h>; do not use */
+#define png_info png_file_info
+#define png_read_info png_read_file_info
+#define png_info_free png_file_info_free
+#endif
+
+/* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. */
+xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
+                            xattn_error *err);
+
+/* Converts images [B, 3, H, W] in [-1, 1] to B interleaved RGB8 images:
+ * rgb = round(clamp(x / 2 + 0.5, 0, 1) * 255), like diffusers' numpy_to_pil. */
+void image_to_rgb8(const float *chw, size_t height, size_t width, uint8_t *rgb);
+
+#endif

@@ -1,0 +1,373 @@
+/* unet_forward.c — UNet2DConditionModel's forward pass, planned once per (model, batch, T).
+ *
+ * Activations are NCHW [B, C, H, W]; inside a Transformer2D the pixels are tokens [B, HW, C].
+ * All scratch lives in one block sized by run_plan(); nothing is allocated during a forward. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "ops/ops.h"
+#include "util/error.h"
+
+#define MAX_SKIPS (1 + UNET_MAX_BLOCKS * 65)
+
+struct xattn_unet_run {
+    const unet_w *u;
+    size_t batch, n_tokens;
+    float *mem;                  /* the one block everything below points into */
+    float *x, *y;                /* [B, A] current activation and the next one */
+    float *t1, *t2;              /* [B, A] scratch */
+    float *col;                  /* [COL] im2col of one image */
+    float *tok, *nrm, *q, *k, *v, *att; /* [B, N*C] pixel tokens (N*C <= TOKC) */
+    float *kc, *vc;              /* [B, T, C] text keys and values */
+    float *ffh;                  /* [B, N, 8C] GEGLU projection */
+    float *ffg;                  /* [B, N, 4C] GEGLU output */
+    float *probs;                /* [N, max(N, T)] one head's attention */
+    float *tproj;                /* [B, C0] sinusoidal embedding */
+    float *temb, *temb_act;      /* [B, time_embed_dim] embedding and silu(embedding) */
+    float *tres;                 /* [B, Cmax] one resnet's time projection */
+    float *key_bias;             /* [B, T] (1 - mask) * -10000 */
+    float *skips[MAX_SKIPS];     /* the down path's outputs, [B, C_i, H_i, W_i] each */
+    size_t n_skips;
+    xattn_unet_observer observer;
+    void *observer_user;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* planning */
+
+typedef struct run_sizes {
+    size_t act;    /* A: floats per image of the largest activation */
+    size_t col;
+    size_t tokc;   /* largest N*C inside an attention block */
+    size_t probs;
+    size_t cmax;
+    size_t skips[MAX_SKIPS];
+    size_t n_skips;
+} run_sizes;
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
+    memset(s, 0, sizeof *s);
+    size_t n = c->n_blocks, kmax = max_sz(3, max_sz(c->conv_in_kernel, c->conv_out_kernel));
+    for (size_t i = 0; i < n; i++) {
+        size_t side = c->sample_size >> i, hw = side * side, boc = c->block_out_channels[i];
+        size_t lo = c->block_out_channels[i > 0 ? i - 1 : 0];
+        size_t hi = c->block_out_channels[i + 1 < n ? i + 1 : i];
+        size_t cb = boc + max_sz(max_sz(lo, hi), boc); /* an up resnet's concatenated input */
+        if (i == 0) cb = max_sz(cb, max_sz(c->in_channels, c->out_channels));
+        s->act = max_sz(s->act, cb * hw);
+        s->col = max_sz(s->col, cb * kmax * kmax * hw);
+        s->cmax = max_sz(s->cmax, boc);
+        int attn = c->down_has_attention[i] || c->up_has_attention[n - 1 - i] ||
+                   (c->has_mid_block && i == n - 1);
+        if (attn) {
+            s->tokc = max_sz(s->tokc, hw * boc);
+            s->probs = max_sz(s->probs, hw * max_sz(hw, n_tokens));
+        }
+    }
+    /* the skip connections: conv_in, then every resnet(+attention) and downsampler output */
+    s->skips[s->n_skips++] = c->block_out_channels[0] * c->sample_size * c->sample_size;
+    for (size_t i = 0; i < n; i++) {
+        size_t side = c->sample_size >> i;
+        for (size_t j = 0; j < c->layers_per_block[i]; j++)
+            s->skips[s->n_skips++] = c->block_out_channels[i] * side * side;
+        if (i + 1 < n) s->skips[s->n_skips++] = c->block_out_channels[i] * (side / 2) * (side / 2);
+    }
+}
+
+xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tokens,
+                                xattn_unet_run **out, xattn_error *err) {
+    *out = NULL;
+    const unet_w *u = &m->unet;
+    const unet_config *c = &u->cfg;
+    if (batch < 1 || batch > 1024 || n_tokens < 1 || n_tokens > 1u << 16)
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: batch %zu or token count %zu out of range",
+                          m->dir, batch, n_tokens);
+    run_sizes s;
+    run_plan(c, n_tokens, &s);
+    size_t ted = c->time_embed_dim, c0 = c->block_out_channels[0], b = batch;
+    size_t sizes[] = {
+        b * s.act, b * s.act, b * s.act, b * s.act,                 /* x y t1 t2 */
+        s.col,                                                      /* col */
+        b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc,
+        b * n_tokens * s.cmax, b * n_tokens * s.cmax,               /* kc vc */
+        b * 8 * s.tokc, b * 4 * s.tokc,                             /* ffh ffg */
+        s.probs, b * c0, b * ted, b * ted, b * s.cmax, b * n_tokens,
+    };
+    size_t n_fixed = sizeof sizes / sizeof *sizes, total = 0;
+    for (size_t i = 0; i < n_fixed; i++) total += sizes[i];
+    for (size_t i = 0; i < s.n_skips; i++) total += b * s.skips[i];
+
+    xattn_unet_run *r = calloc(1, sizeof *r);
+    float *mem = r ? malloc(total * sizeof(float)) : NULL;
+    if (!mem) {
+        free(r);
+        return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory planning %zu floats of scratch",
+                          m->dir, total);
+    }
+    r->u = u, r->batch = batch, r->n_tokens = n_tokens, r->mem = mem;
+    float **slots[] = {&r->x, &r->y, &r->t1, &r->t2, &r->col, &r->tok, &r->nrm, &r->q, &r->k,
+                       &r->v, &r->att, &r->kc, &r->vc, &r->ffh, &r->ffg, &r->probs, &r->tproj,
+                       &r->temb, &r->temb_act, &r->tres, &r->key_bias};
+    float *p = mem;
+    for (size_t i = 0; i < n_fixed; i++) *slots[i] = p, p += sizes[i];
+    r->n_skips = s.n_skips;
+    for (size_t i = 0; i < s.n_skips; i++) r->skips[i] = p, p += b * s.skips[i];
+    *out = r;
+    return XATTN_OK;
+}
+
+void xattn_unet_run_free(xattn_unet_run *r) {
+    if (!r) return;
+    free(r->mem);
+    free(r);
+}
+
+void xattn_unet_set_observer(xattn_unet_run *r, xattn_unet_observer fn, void *user) {
+    r->observer = fn;
+    r->observer_user = user;
+}
+
+static void observe(const xattn_unet_run *r, const char *name, const float *data, size_t c,
+                    size_t h, size_t w) {
+    if (!r->observer) return;
+    size_t shape[4] = {r->batch, c, h, w};
+    r->observer(name, data, shape, r->observer_user);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the parts */
+
+/* out[B, OC, H, W] = ResnetBlock2D(in[B, IC, H, W], silu(temb)) */
+static void resnet_forward(xattn_unet_run *r, const resnet_w *rn, float *out, const float *in,
+                           size_t h, size_t w) {
+    const unet_config *c = &r->u->cfg;
+    size_t ic = rn->conv1.ic, oc = rn->conv1.oc, hw = h * w, g = c->norm_num_groups;
+    /* tres[B, OC] = time_emb_proj(silu(temb)) */
+    linear_forward(r->tres, r->temb_act, rn->time_emb_proj.weight, rn->time_emb_proj.bias,
+                   r->batch, rn->time_emb_proj.in, oc);
+    for (size_t b = 0; b < r->batch; b++) {
+        const float *xb = in + b * ic * hw;
+        float *ob = out + b * oc * hw;
+        group_norm_forward(r->t1, xb, rn->norm1.gamma, rn->norm1.beta, ic, hw, g, c->norm_eps);
+        silu_inplace(r->t1, ic * hw);
+        conv2d_forward(r->t2, r->col, r->t1, rn->conv1.weight, rn->conv1.bias, ic, h, w, oc, 3, 1, 1);
+        for (size_t o = 0; o < oc; o++) {
+            float t = r->tres[b * oc + o];
+            for (size_t i = 0; i < hw; i++) r->t2[o * hw + i] += t;
+        }
+        group_norm_forward(r->t1, r->t2, rn->norm2.gamma, rn->norm2.beta, oc, hw, g, c->norm_eps);
+        silu_inplace(r->t1, oc * hw);
+        conv2d_forward(r->t2, r->col, r->t1, rn->conv2.weight, rn->conv2.bias, oc, h, w, oc, 3, 1, 1);
+        if (rn->conv_shortcut.weight)
+            conv2d_forward(ob, r->col, xb, rn->conv_shortcut.weight, rn->conv_shortcut.bias, ic, h,
+                           w, oc, 1, 1, 0);
+        else
+            memcpy(ob, xb, oc * hw * sizeof(float));
+        float inv = 1.0f / rn->output_scale_factor;
+        for (size_t i = 0; i < oc * hw; i++) ob[i] = (ob[i] + r->t2[i]) * inv;
+    }
+}
+
+/* out[B*N, C] = to_out(attention(q, k, v)) for one Attention module. kv[B*M, KV] is the
+ * source of keys and values: the pixel tokens themselves (self) or the text (cross). */
+static void attention_module(xattn_unet_run *r, const attention_w *a, float *out,
+                             const float *x, size_t n, const float *kv, size_t m,
+                             const float *key_bias, float *k, float *v) {
+    size_t c = a->to_q.out, b_n = r->batch;
+    linear_forward(r->q, x, a->to_q.weight, NULL, b_n * n, a->to_q.in, c);
+    linear_forward(k, kv, a->to_k.weight, NULL, b_n * m, a->to_k.in, c);
+    linear_forward(v, kv, a->to_v.weight, NULL, b_n * m, a->to_v.in, c);
+    for (size_t b = 0; b < b_n; b++)
+        attention_forward(r->att + b * n * c, r->probs, r->q + b * n * c, k + b * m * c,
+                          v + b * m * c, key_bias ? key_bias + b * m : NULL, n, m, a->heads,
+                          a->head_dim, NULL, NULL);
+    linear_forward(out, r->att, a->to_out.weight, a->to_out.bias, b_n * n, c, c);
+}
+
+/* x[B, C, H, W] += Transformer2DModel(x, text[B, T, D]) - x, in place */
+static void transformer_forward(xattn_unet_run *r, const transformer2d_w *t, float *x,
+                                size_t h, size_t w, const float *text) {
+    const unet_config *cfg = &r->u->cfg;
+    size_t c = t->channels, n = h * w, bn = r->batch * n, T = r->n_tokens;
+    int linear = cfg->use_linear_projection;
+    for (size_t b = 0; b < r->batch; b++) {
+        float *t1b = r->t1 + b * c * n, *t2b = r->t2 + b * c * n;
+        group_norm_forward(t1b, x + b * c * n, t->norm.gamma, t->norm.beta, c, n,
+                           cfg->norm_num_groups, 1e-6f);
+        if (linear) {
+            chw_to_tokens(t2b, t1b, c, n);
+        } else { /* 1x1 conv, then tokens */
+            conv2d_forward(t2b, NULL, t1b, t->proj_in.weight, t->proj_in.bias, c, h, w, c, 1, 1, 0);
+            chw_to_tokens(r->tok + b * n * c, t2b, c, n);
+        }
+    }
+    if (linear) linear_forward(r->tok, r->t2, t->proj_in.weight, t->proj_in.bias, bn, c, c);
+
+    for (size_t i = 0; i < t->n_blocks; i++) {
+        const transformer_block_w *tb = &t->blocks[i];
+        /* self-attention over the pixel tokens */
+        layer_norm_forward(r->nrm, r->tok, tb->norm1.gamma, tb->norm1.beta, bn, c, 1e-5f);
+        attention_module(r, &tb->attn1, r->t1, r->nrm, n, r->nrm, n, NULL, r->k, r->v);
+        add_inplace(r->tok, r->t1, bn * c);
+        /* cross-attention: Q from the pixels, K and V from the text */
+        layer_norm_forward(r->nrm, r->tok, tb->norm2.gamma, tb->norm2.beta, bn, c, 1e-5f);
+        attention_module(r, &tb->attn2, r->t1, r->nrm, n, text, T, r->key_bias, r->kc, r->vc);
+        add_inplace(r->tok, r->t1, bn * c);
+        /* GEGLU feed-forward */
+        layer_norm_forward(r->nrm, r->tok, tb->norm3.gamma, tb->norm3.beta, bn, c, 1e-5f);
+        linear_forward(r->ffh, r->nrm, tb->ff_proj.weight, tb->ff_proj.bias, bn, c, 8 * c);
+        geglu_forward(r->ffg, r->ffh, bn, 4 * c);
+        linear_forward(r->t1, r->ffg, tb->ff_out.weight, tb->ff_out.bias, bn, 4 * c, c);
+        add_inplace(r->tok, r->t1, bn * c);
+    }
+
+    if (linear) linear_forward(r->nrm, r->tok, t->proj_out.weight, t->proj_out.bias, bn, c, c);
+    for (size_t b = 0; b < r->batch; b++) {
+        float *t1b = r->t1 + b * c * n, *t2b = r->t2 + b * c * n, *xb = x + b * c * n;
+        if (linear) {
+            tokens_to_chw(t2b, r->nrm + b * n * c, c, n);
+        } else {
+            tokens_to_chw(t1b, r->tok + b * n * c, c, n);
+            conv2d_forward(t2b, NULL, t1b, t->proj_out.weight, t->proj_out.bias, c, h, w, c, 1, 1, 0);
+        }
+        add_inplace(xb, t2b, c * n);
+    }
+}
+
+/* out[B, OC, H', W'] = conv(in[B, IC, H, W]) image by image */
+static void conv_batch(xattn_unet_run *r, const conv2d_w *cv, float *out, const float *in,
+                       size_t h, size_t w, size_t stride) {
+    size_t pad = cv->k / 2, oh = conv2d_out_size(h, cv->k, stride, pad);
+    size_t ow = conv2d_out_size(w, cv->k, stride, pad);
+    for (size_t b = 0; b < r->batch; b++)
+        conv2d_forward(out + b * cv->oc * oh * ow, r->col, in + b * cv->ic * h * w, cv->weight,
+                       cv->bias, cv->ic, h, w, cv->oc, cv->k, stride, pad);
+}
+
+#define SWAP(a, b) do { float *tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
+
+xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float timestep,
+                                const float *text, const float *mask, float *noise_pred,
+                                xattn_error *err) {
+    (void)err;
+    const unet_w *u = r->u;
+    const unet_config *c = &u->cfg;
+    size_t B = r->batch, T = r->n_tokens, n = c->n_blocks, side = c->sample_size;
+    size_t c0 = c->block_out_channels[0], ted = c->time_embed_dim;
+    float *x = r->x, *y = r->y;
+    char name[64];
+
+    /* time: [B, C0] sinusoids -> linear_1 -> silu -> linear_2 -> [B, ted] */
+    for (size_t b = 0; b < B; b++)
+        timestep_embedding(r->tproj + b * c0, timestep, c0, c->flip_sin_to_cos, c->freq_shift);
+    observe(r, "time_proj", r->tproj, c0, 1, 1);
+    linear_forward(r->temb_act, r->tproj, u->time_linear_1.weight, u->time_linear_1.bias, B, c0, ted);
+    silu_inplace(r->temb_act, B * ted);
+    linear_forward(r->temb, r->temb_act, u->time_linear_2.weight, u->time_linear_2.bias, B, ted, ted);
+    observe(r, "time_embedding", r->temb, ted, 1, 1);
+    memcpy(r->temb_act, r->temb, B * ted * sizeof(float));
+    silu_inplace(r->temb_act, B * ted);
+
+    for (size_t i = 0; i < B * T; i++) r->key_bias[i] = mask ? (1.0f - mask[i]) * -10000.0f : 0.0f;
+
+    size_t in_n = B * c->in_channels * side * side;
+    for (size_t i = 0; i < in_n; i++) y[i] = c->center_input_sample ? 2.0f * sample[i] - 1.0f : sample[i];
+    conv_batch(r, &u->conv_in, x, y, side, side, 1);
+    observe(r, "conv_in", x, c0, side, side);
+
+    /* down path: every output is kept for the skip connections */
+    size_t n_skip = 0, ch = c0;
+    memcpy(r->skips[n_skip++], x, B * ch * side * side * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        const unet_block_w *blk = &u->down[i];
+        for (size_t j = 0; j < blk->n_layers; j++) {
+            resnet_forward(r, &blk->resnets[j], y, x, side, side);
+            SWAP(x, y);
+            ch = blk->out_channels;
+            snprintf(name, sizeof name, "down_blocks.%zu.resnets.%zu", i, j);
+            observe(r, name, x, ch, side, side);
+            if (blk->attentions) {
+                transformer_forward(r, &blk->attentions[j], x, side, side, text);
+                snprintf(name, sizeof name, "down_blocks.%zu.attentions.%zu", i, j);
+                observe(r, name, x, ch, side, side);
+            }
+            memcpy(r->skips[n_skip++], x, B * ch * side * side * sizeof(float));
+        }
+        if (blk->sampler.weight) {
+            conv_batch(r, &blk->sampler, y, x, side, side, 2);
+            SWAP(x, y);
+            side /= 2;
+            snprintf(name, sizeof name, "down_blocks.%zu.downsamplers.0", i);
+            observe(r, name, x, ch, side, side);
+            memcpy(r->skips[n_skip++], x, B * ch * side * side * sizeof(float));
+        }
+        snprintf(name, sizeof name, "down_blocks.%zu", i);
+        observe(r, name, x, ch, side, side);
+    }
+
+    if (c->has_mid_block) {
+        resnet_forward(r, &u->mid.resnets[0], y, x, side, side);
+        SWAP(x, y);
+        observe(r, "mid_block.resnets.0", x, ch, side, side);
+        transformer_forward(r, &u->mid.attentions[0], x, side, side, text);
+        observe(r, "mid_block.attentions.0", x, ch, side, side);
+        resnet_forward(r, &u->mid.resnets[1], y, x, side, side);
+        SWAP(x, y);
+        observe(r, "mid_block.resnets.1", x, ch, side, side);
+        observe(r, "mid_block", x, ch, side, side);
+    }
+
+    /* up path: concatenate the newest skip, resnet, attention */
+    for (size_t i = 0; i < n; i++) {
+        const unet_block_w *blk = &u->up[i];
+        for (size_t j = 0; j < blk->n_layers; j++) {
+            const float *skip = r->skips[--n_skip];
+            size_t hw = side * side, sc = blk->resnets[j].conv1.ic - ch;
+            for (size_t b = 0; b < B; b++) {
+                memcpy(y + b * (ch + sc) * hw, x + b * ch * hw, ch * hw * sizeof(float));
+                memcpy(y + (b * (ch + sc) + ch) * hw, skip + b * sc * hw, sc * hw * sizeof(float));
+            }
+            SWAP(x, y);
+            resnet_forward(r, &blk->resnets[j], y, x, side, side);
+            SWAP(x, y);
+            ch = blk->out_channels;
+            snprintf(name, sizeof name, "up_blocks.%zu.resnets.%zu", i, j);
+            observe(r, name, x, ch, side, side);
+            if (blk->attentions) {
+                transformer_forward(r, &blk->attentions[j], x, side, side, text);
+                snprintf(name, sizeof name, "up_blocks.%zu.attentions.%zu", i, j);
+                observe(r, name, x, ch, side, side);
+            }
+        }
+        if (blk->sampler.weight) {
+            for (size_t b = 0; b < B; b++)
+                upsample_nearest2x(r->t1 + b * ch * 4 * side * side, x + b * ch * side * side, ch,
+                                   side, side);
+            side *= 2;
+            conv_batch(r, &blk->sampler, x, r->t1, side, side, 1);
+            snprintf(name, sizeof name, "up_blocks.%zu.upsamplers.0", i);
+            observe(r, name, x, ch, side, side);
+        }
+        snprintf(name, sizeof name, "up_blocks.%zu", i);
+        observe(r, name, x, ch, side, side);
+    }
+
+    /* out: GroupNorm -> SiLU -> conv_out */
+    size_t hw = side * side;
+    for (size_t b = 0; b < B; b++)
+        group_norm_forward(y + b * ch * hw, x + b * ch * hw, u->conv_norm_out.gamma,
+                           u->conv_norm_out.beta, ch, hw, c->norm_num_groups, c->norm_eps);
+    silu_inplace(y, B * ch * hw);
+    conv_batch(r, &u->conv_out, noise_pred, y, side, side, 1);
+    observe(r, "noise_pred", noise_pred, c->out_channels, side, side);
+    return XATTN_OK;
+}
+
+void xattn_set_threads(int threads) {
+    if (threads > 0) openblas_set_num_threads(threads);
+}

@@ -1,0 +1,203 @@
+/* ops.c — BLAS-backed and elementwise kernels. See ops.h for shapes. */
+#include "ops/ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* dense */
+
+void linear_forward(float *out, const float *in, const float *weight, const float *bias,
+                    size_t n, size_t in_dim, size_t out_dim) {
+    float beta = 0.0f;
+    if (bias) {
+        for (size_t i = 0; i < n; i++) memcpy(out + i * out_dim, bias, out_dim * sizeof(float));
+        beta = 1.0f;
+    }
+    /* out[N, OUT] (+)= in[N, IN] @ W[OUT, IN]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out_dim, (int)in_dim, 1.0f,
+                in, (int)in_dim, weight, (int)in_dim, beta, out, (int)out_dim);
+}
+
+size_t conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad) {
+    return (in + 2 * pad - k) / stride + 1;
+}
+
+/* col[(ic*K + ky)*K + kx, oy*OW + ox] = in[ic, oy*s - pad + ky, ox*s - pad + kx] (0 outside) */
+static void im2col(float *col, const float *in, size_t ic, size_t h, size_t w, size_t k,
+                   size_t stride, size_t pad, size_t oh, size_t ow) {
+    for (size_t c = 0; c < ic; c++) {
+        const float *plane = in + c * h * w;
+        for (size_t ky = 0; ky < k; ky++) {
+            for (size_t kx = 0; kx < k; kx++) {
+                float *row = col + ((c * k + ky) * k + kx) * oh * ow;
+                for (size_t oy = 0; oy < oh; oy++) {
+                    ptrdiff_t y = (ptrdiff_t)(oy * stride + ky) - (ptrdiff_t)pad;
+                    float *dst = row + oy * ow;
+                    if (y < 0 || y >= (ptrdiff_t)h) {
+                        memset(dst, 0, ow * sizeof(float));
+                        continue;
+                    }
+                    const float *src = plane + (size_t)y * w;
+                    for (size_t ox = 0; ox < ow; ox++) {
+                        ptrdiff_t x = (ptrdiff_t)(ox * stride + kx) - (ptrdiff_t)pad;
+                        dst[ox] = (x < 0 || x >= (ptrdiff_t)w) ? 0.0f : src[x];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv2d_forward(float *out, float *col, const float *in, const float *weight,
+                    const float *bias, size_t ic, size_t h, size_t w, size_t oc, size_t k,
+                    size_t stride, size_t pad) {
+    size_t oh = conv2d_out_size(h, k, stride, pad), ow = conv2d_out_size(w, k, stride, pad);
+    size_t ohw = oh * ow, ickk = ic * k * k;
+    const float *b = in;
+    if (!(k == 1 && stride == 1 && pad == 0)) {
+        im2col(col, in, ic, h, w, k, stride, pad, oh, ow);
+        b = col;
+    }
+    float beta = 0.0f;
+    if (bias) {
+        for (size_t o = 0; o < oc; o++)
+            for (size_t i = 0; i < ohw; i++) out[o * ohw + i] = bias[o];
+        beta = 1.0f;
+    }
+    /* out[OC, OHW] (+)= W[OC, IC*K*K] @ col[IC*K*K, OHW] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)oc, (int)ohw, (int)ickk, 1.0f,
+                weight, (int)ickk, b, (int)ohw, beta, out, (int)ohw);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* normalisation and activations */
+
+void group_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
+                        size_t c, size_t hw, size_t groups, float eps) {
+    size_t cg = c / groups, n = cg * hw;
+    for (size_t g = 0; g < groups; g++) {
+        const float *x = in + g * n;
+        double sum = 0.0;
+        for (size_t i = 0; i < n; i++) sum += x[i];
+        double mean = sum / (double)n, var = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double d = x[i] - mean;
+            var += d * d;
+        }
+        var /= (double)n;
+        float rstd = (float)(1.0 / sqrt(var + eps)), fmean = (float)mean;
+        for (size_t ch = g * cg; ch < (g + 1) * cg; ch++) {
+            float scale = rstd * gamma[ch], shift = beta[ch] - fmean * scale;
+            const float *xc = in + ch * hw;
+            float *yc = out + ch * hw;
+            for (size_t i = 0; i < hw; i++) yc[i] = xc[i] * scale + shift;
+        }
+    }
+}
+
+void layer_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
+                        size_t n, size_t c, float eps) {
+    for (size_t t = 0; t < n; t++) {
+        const float *x = in + t * c;
+        float *y = out + t * c;
+        double sum = 0.0, var = 0.0;
+        for (size_t i = 0; i < c; i++) sum += x[i];
+        double mean = sum / (double)c;
+        for (size_t i = 0; i < c; i++) {
+            double d = x[i] - mean;
+            var += d * d;
+        }
+        float rstd = (float)(1.0 / sqrt(var / (double)c + eps)), fmean = (float)mean;
+        for (size_t i = 0; i < c; i++) y[i] = (x[i] - fmean) * rstd * gamma[i] + beta[i];
+    }
+}
+
+void silu_inplace(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+float gelu_exact(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f /* 1/sqrt(2) */)); }
+
+void geglu_forward(float *out, const float *proj, size_t n, size_t f) {
+    for (size_t t = 0; t < n; t++) {
+        const float *h = proj + t * 2 * f, *gate = h + f;
+        for (size_t i = 0; i < f; i++) out[t * f + i] = h[i] * gelu_exact(gate[i]);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* attention */
+
+void softmax_rows(float *x, size_t n, size_t m) {
+    for (size_t r = 0; r < n; r++) {
+        float *row = x + r * m, mx = row[0];
+        for (size_t j = 1; j < m; j++) mx = row[j] > mx ? row[j] : mx;
+        double sum = 0.0;
+        for (size_t j = 0; j < m; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (size_t j = 0; j < m; j++) row[j] *= inv;
+    }
+}
+
+void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                       const float *key_bias, size_t n, size_t m, size_t heads, size_t dh,
+                       attention_probs_fn probs_fn, void *user) {
+    size_t ld = heads * dh;
+    float scale = 1.0f / sqrtf((float)dh);
+    for (size_t h = 0; h < heads; h++) {
+        /* probs[N, M] = Q_h[N, dh] @ K_h[M, dh]^T * scale */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)dh, scale,
+                    q + h * dh, (int)ld, k + h * dh, (int)ld, 0.0f, probs, (int)m);
+        if (key_bias)
+            for (size_t i = 0; i < n; i++) add_inplace(probs + i * m, key_bias, m);
+        softmax_rows(probs, n, m);
+        if (probs_fn) probs_fn(probs, h, n, m, user);
+        /* out_h[N, dh] = probs[N, M] @ V_h[M, dh] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)m, 1.0f,
+                    probs, (int)m, v + h * dh, (int)ld, 0.0f, out + h * dh, (int)ld);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* layout and resampling */
+
+void chw_to_tokens(float *out, const float *in, size_t c, size_t hw) {
+    for (size_t ch = 0; ch < c; ch++)
+        for (size_t i = 0; i < hw; i++) out[i * c + ch] = in[ch * hw + i];
+}
+
+void tokens_to_chw(float *out, const float *in, size_t c, size_t hw) {
+    for (size_t i = 0; i < hw; i++)
+        for (size_t ch = 0; ch < c; ch++) out[ch * hw + i] = in[i * c + ch];
+}
+
+void upsample_nearest2x(float *out, const float *in, size_t c, size_t h, size_t w) {
+    for (size_t ch = 0; ch < c; ch++) {
+        const float *src = in + ch * h * w;
+        float *dst = out + ch * 4 * h * w;
+        for (size_t y = 0; y < 2 * h; y++)
+            for (size_t x = 0; x < 2 * w; x++) dst[y * 2 * w + x] = src[(y / 2) * w + x / 2];
+    }
+}
+
+void timestep_embedding(float *out, float t, size_t dim, int flip_sin_to_cos, float shift) {
+    size_t half = dim / 2;
+    const float neg_log_period = (float)-log(10000.0);
+    for (size_t i = 0; i < half; i++) {
+        float exponent = neg_log_period * (float)i / ((float)half - shift);
+        float arg = t * expf(exponent);
+        float s = sinf(arg), c = cosf(arg);
+        out[flip_sin_to_cos ? half + i : i] = s;
+        out[flip_sin_to_cos ? i : half + i] = c;
+    }
+    if (dim % 2) out[dim - 1] = 0.0f;
+}
+
+void add_inplace(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}

@@ -1,0 +1,86 @@
+/* ops.h — the U-Net's kernels, with PyTorch's semantics.
+ *
+ * Conventions: outputs first, then inputs (const), then dimensions (size_t).
+ * Feature maps are NCHW, one image at a time unless a batch dimension is named; token
+ * sequences are row-major [N, C] (N tokens of C channels). Weights use PyTorch's layouts:
+ * Linear [out, in], Conv2d [OC, IC, K, K].
+ * Where a BLAS-backed kernel exists, a plain-loop *_ref twin stays beside it as the reference
+ * the tests compare against. Scratch buffers are passed in, never allocated here. */
+#ifndef XATTN_OPS_H
+#define XATTN_OPS_H
+
+#include <stddef.h>
+
+/* --- dense ------------------------------------------------------------------------------ */
+
+/* out[N, OUT] = in[N, IN] @ W[OUT, IN]^T + b[OUT] (b may be NULL). */
+void linear_forward(float *out, const float *in, const float *weight, const float *bias,
+                    size_t n, size_t in_dim, size_t out_dim);
+void linear_forward_ref(float *out, const float *in, const float *weight, const float *bias,
+                        size_t n, size_t in_dim, size_t out_dim);
+
+/* Output size of a convolution along one axis. */
+size_t conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad);
+
+/* out[OC, OH, OW] = conv2d(in[IC, H, W], weight[OC, IC, K, K]) + bias[OC], zero padding.
+ * col: scratch of IC*K*K * OH*OW floats (unused when K == 1, stride 1, pad 0). */
+void conv2d_forward(float *out, float *col, const float *in, const float *weight,
+                    const float *bias, size_t ic, size_t h, size_t w, size_t oc, size_t k,
+                    size_t stride, size_t pad);
+void conv2d_forward_ref(float *out, const float *in, const float *weight, const float *bias,
+                        size_t ic, size_t h, size_t w, size_t oc, size_t k, size_t stride,
+                        size_t pad);
+
+/* --- normalisation and activations ---------------------------------------------------- */
+
+/* GroupNorm on x[C, HW] (one image): per group of C/G channels, mean and biased variance over
+ * (C/G)*HW values; out = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]. In place allowed. */
+void group_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
+                        size_t c, size_t hw, size_t groups, float eps);
+
+/* LayerNorm over the last dimension of x[N, C]. In place allowed. */
+void layer_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
+                        size_t n, size_t c, float eps);
+
+void silu_inplace(float *x, size_t n);          /* x * sigmoid(x) */
+float gelu_exact(float x);                      /* x/2 * (1 + erf(x / sqrt 2)) */
+
+/* GEGLU: proj[N, 2*F] = [h | gate] -> out[N, F] = h * gelu(gate). */
+void geglu_forward(float *out, const float *proj, size_t n, size_t f);
+
+/* --- attention -------------------------------------------------------------------------- */
+
+/* Multi-head scaled-dot-product attention for one image:
+ *   q[N, heads*dh], k[M, heads*dh], v[M, heads*dh] -> out[N, heads*dh],
+ *   P_h = softmax(Q_h K_h^T / sqrt(dh) + bias), out_h = P_h V_h,
+ * with key_bias[M] added to every row (NULL = none; diffusers uses (1 - mask) * -10000).
+ * probs: scratch [N, M]. probs_fn, if set, sees each head's P_h [N, M] after the softmax. */
+typedef void (*attention_probs_fn)(const float *probs, size_t head, size_t n, size_t m,
+                                   void *user);
+void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                       const float *key_bias, size_t n, size_t m, size_t heads, size_t dh,
+                       attention_probs_fn probs_fn, void *user);
+void attention_forward_ref(float *out, const float *q, const float *k, const float *v,
+                           const float *key_bias, size_t n, size_t m, size_t heads, size_t dh);
+
+/* Softmax of each row of x[N, M], in place. */
+void softmax_rows(float *x, size_t n, size_t m);
+
+/* --- layout and resampling -------------------------------------------------------------- */
+
+/* out[HW, C] = transpose(in[C, HW]) and back. */
+void chw_to_tokens(float *out, const float *in, size_t c, size_t hw);
+void tokens_to_chw(float *out, const float *in, size_t c, size_t hw);
+
+/* Nearest-neighbour 2x: out[C, 2H, 2W] from in[C, H, W]. */
+void upsample_nearest2x(float *out, const float *in, size_t c, size_t h, size_t w);
+
+/* Sinusoidal timestep embedding as diffusers' get_timestep_embedding (scale 1, max_period
+ * 10000): out[dim] = [sin(t f_i) | cos(t f_i)] (cos first when flip_sin_to_cos),
+ * f_i = exp(-ln(10000) i / (dim/2 - shift)), computed in float32 like torch. */
+void timestep_embedding(float *out, float t, size_t dim, int flip_sin_to_cos, float shift);
+
+/* y[i] += x[i] */
+void add_inplace(float *y, const float *x, size_t n);
+
+#endif

@@ -1,0 +1,135 @@
+/* generate.c — the sampling loop: noise -> U-Net -> guidance -> scheduler step, repeated.
+ *
+ * Noise: rng seeded with the seed; latents = randn([batch, C, S, S]), then each step that
+ * draws noise takes randn([batch, C, S, S]) from the same stream — diffusers' order with
+ * torch.Generator().manual_seed(seed). Guidance runs uncond and cond as one U-Net batch
+ * [uncond x batch, cond x batch], text zero-padded to the longer prompt and masked. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "sampler/rng.h"
+#include "sampler/sampler.h"
+#include "sampler/scheduler.h"
+#include "util/error.h"
+
+void xattn_generate_params_init(xattn_generate_params *p) {
+    memset(p, 0, sizeof *p);
+    p->steps = 50;
+    p->cfg = 7.5f;
+    p->sampler = XATTN_SAMPLER_DDIM;
+    p->eta = 0.0f;
+    p->batch = 1;
+}
+
+/* text[rows, T, D], mask[rows, T]: copies prompt p into `rows` rows, zero-padding to T. */
+static void fill_text(float *text, float *mask, const xattn_prompt *p, size_t rows, size_t T) {
+    for (size_t r = 0; r < rows; r++) {
+        float *tr = text + r * T * p->dim, *mr = mask + r * T;
+        memset(tr, 0, T * p->dim * sizeof(float));
+        memcpy(tr, p->embeddings, p->n_tokens * p->dim * sizeof(float));
+        for (size_t t = 0; t < T; t++) mr[t] = t < p->n_tokens ? p->mask[t] : 0.0f;
+    }
+}
+
+xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
+                           const xattn_generate_params *p, noise_source_fn noise_fn, void *noise_user,
+                           float *images, xattn_error *err) {
+    const unet_config *c = &m->unet.cfg;
+    if (p->steps < 1 || p->steps > 1000)
+        return xattn_fail(err, XATTN_ERR_VALUE, "--steps: %d is outside 1..1000", p->steps);
+    if (p->batch < 1 || p->batch > 1024)
+        return xattn_fail(err, XATTN_ERR_VALUE, "--batch: %d is outside 1..1024", p->batch);
+    if (!isfinite(p->cfg) || p->cfg < 0)
+        return xattn_fail(err, XATTN_ERR_VALUE, "--cfg: %g is not a finite scale >= 0", p->cfg);
+    if (!isfinite(p->eta) || p->eta < 0)
+        return xattn_fail(err, XATTN_ERR_VALUE, "--eta: %g is not a finite value >= 0", p->eta);
+    if (!cond || cond->n_tokens < 1)
+        return xattn_fail(err, XATTN_ERR_VALUE, "prompt: no tokens");
+    if (cond->dim != c->cross_attention_dim)
+        return xattn_fail(err, XATTN_ERR_SHAPE, "prompt: embedding width %zu, model expects %zu",
+                          cond->dim, c->cross_attention_dim);
+    int guided = p->cfg > 1.0f;
+    if (guided && !uncond) uncond = m->null_prompt;
+    if (guided && !uncond)
+        return xattn_fail(err, XATTN_ERR_IO, "%s/null_prompt.safetensors: missing, and guidance "
+                          "(cfg > 1) needs it or a negative prompt", m->dir);
+    if (guided && uncond->dim != c->cross_attention_dim)
+        return xattn_fail(err, XATTN_ERR_SHAPE, "negative prompt: embedding width %zu, model expects %zu",
+                          uncond->dim, c->cross_attention_dim);
+    xattn_set_threads(p->threads);
+
+    size_t B = (size_t)p->batch, rows = guided ? 2 * B : B, D = c->cross_attention_dim;
+    size_t T = cond->n_tokens;
+    if (guided && uncond->n_tokens > T) T = uncond->n_tokens;
+    size_t img = c->out_channels * c->sample_size * c->sample_size;
+    if (c->in_channels != c->out_channels)
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: in_channels %zu != out_channels %zu "
+                          "cannot be sampled", m->dir, c->in_channels, c->out_channels);
+
+    xattn_unet_run *run = NULL;
+    scheduler *sch = NULL;
+    xattn_status st = xattn_unet_run_new(m, rows, T, &run, err);
+    if (st != XATTN_OK) return st;
+    st = scheduler_new(&m->scheduler, p->sampler, p->steps, p->eta, &sch, err);
+    if (st != XATTN_OK) {
+        xattn_unet_run_free(run);
+        return st;
+    }
+    /* text[rows, T, D], mask[rows, T], model_in/pred[rows, img], guided[B, img], noise[B, img] */
+    size_t floats = rows * T * D + rows * T + 2 * rows * img + 2 * B * img;
+    float *mem = malloc(floats * sizeof(float));
+    if (!mem) {
+        st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", m->dir);
+        goto done;
+    }
+    float *text = mem, *mask = text + rows * T * D, *model_in = mask + rows * T;
+    float *pred = model_in + rows * img, *guided_pred = pred + rows * img, *noise = guided_pred + B * img;
+    if (guided) {
+        fill_text(text, mask, uncond, B, T);
+        fill_text(text + B * T * D, mask + B * T, cond, B, T);
+    } else {
+        fill_text(text, mask, cond, B, T);
+    }
+
+    size_t draws = 0;
+    noise_fn(images, B * img, draws++, noise_user); /* init_noise_sigma is 1 for DDIM and DDPM */
+
+    for (int i = 0; i < p->steps; i++) {
+        float t = (float)scheduler_timestep(sch, i);
+        memcpy(model_in, images, B * img * sizeof(float));
+        if (guided) memcpy(model_in + B * img, images, B * img * sizeof(float));
+        if ((st = xattn_unet_forward(run, model_in, t, text, mask, pred, err)) != XATTN_OK) goto done;
+        const float *eps = pred;
+        if (guided) {
+            /* uncond + cfg * (cond - uncond) */
+            for (size_t k = 0; k < B * img; k++)
+                guided_pred[k] = pred[k] + p->cfg * (pred[B * img + k] - pred[k]);
+            eps = guided_pred;
+        }
+        if (scheduler_step_uses_noise(sch, i)) noise_fn(noise, B * img, draws++, noise_user);
+        scheduler_step(sch, i, eps, images, noise, images, B * img);
+        if (p->progress && p->progress(i + 1, p->steps, p->progress_user)) {
+            st = xattn_fail(err, XATTN_ERR_CANCELLED, "generate: cancelled at step %d", i + 1);
+            goto done;
+        }
+    }
+done:
+    free(mem);
+    scheduler_free(sch);
+    xattn_unet_run_free(run);
+    return st;
+}
+
+static void rng_source(float *out, size_t n, size_t draw, void *user) {
+    (void)draw;
+    rng_randn(user, out, n);
+}
+
+xattn_status xattn_generate(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
+                            const xattn_generate_params *p, float *images, xattn_error *err) {
+    xattn_rng rng;
+    rng_seed(&rng, p->seed);
+    return sample_images(m, cond, uncond, p, rng_source, &rng, images, err);
+}

@@ -1,0 +1,181 @@
+/* test_ops.c — every BLAS-backed kernel against its plain-loop reference, on random data,
+ * including odd sizes, strides and padding. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ops/ops.h"
+#include "test_util.h"
+
+static uint64_t lcg_state = 12345;
+static float frand(void) { /* uniform in [-1, 1) */
+    lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((lcg_state >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+static float *rand_array(size_t n) {
+    float *a = malloc(n * sizeof *a);
+    for (size_t i = 0; i < n; i++) a[i] = frand();
+    return a;
+}
+
+static void test_linear(void **state) {
+    (void)state;
+    size_t cases[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 32, 96}, {3, 384, 64}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t n = cases[c][0], in = cases[c][1], out = cases[c][2];
+        float *x = rand_array(n * in), *w = rand_array(out * in), *b = rand_array(out);
+        float *got = malloc(n * out * sizeof *got), *want = malloc(n * out * sizeof *want);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            linear_forward(got, x, w, with_bias ? b : NULL, n, in, out);
+            linear_forward_ref(want, x, w, with_bias ? b : NULL, n, in, out);
+            assert_int_equal(compare_arrays("linear", got, want, n * out, 1e-5), 0);
+        }
+        free(x), free(w), free(b), free(got), free(want);
+    }
+}
+
+static void test_conv2d(void **state) {
+    (void)state;
+    /* ic, h, w, oc, k, stride, pad */
+    size_t cases[][7] = {{3, 16, 16, 8, 3, 1, 1}, {8, 9, 7, 5, 3, 2, 1}, {4, 8, 8, 6, 1, 1, 0},
+                         {2, 5, 6, 3, 5, 1, 2}, {16, 4, 4, 16, 3, 2, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t ic = cases[c][0], h = cases[c][1], w = cases[c][2], oc = cases[c][3];
+        size_t k = cases[c][4], s = cases[c][5], p = cases[c][6];
+        size_t oh = conv2d_out_size(h, k, s, p), ow = conv2d_out_size(w, k, s, p);
+        float *x = rand_array(ic * h * w), *wt = rand_array(oc * ic * k * k), *b = rand_array(oc);
+        float *col = malloc(ic * k * k * oh * ow * sizeof *col);
+        float *got = malloc(oc * oh * ow * sizeof *got), *want = malloc(oc * oh * ow * sizeof *want);
+        conv2d_forward(got, col, x, wt, b, ic, h, w, oc, k, s, p);
+        conv2d_forward_ref(want, x, wt, b, ic, h, w, oc, k, s, p);
+        assert_int_equal(compare_arrays("conv2d", got, want, oc * oh * ow, 1e-5), 0);
+        free(x), free(wt), free(b), free(col), free(got), free(want);
+    }
+}
+
+static void test_attention(void **state) {
+    (void)state;
+    /* n, m, heads, dh, masked keys */
+    size_t cases[][5] = {{16, 16, 2, 8, 0}, {64, 7, 4, 8, 2}, {5, 1, 1, 3, 0}, {9, 11, 3, 5, 4}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t n = cases[c][0], m = cases[c][1], heads = cases[c][2], dh = cases[c][3];
+        size_t masked = cases[c][4], d = heads * dh;
+        float *q = rand_array(n * d), *k = rand_array(m * d), *v = rand_array(m * d);
+        float *bias = calloc(m, sizeof *bias), *probs = malloc(n * m * sizeof *probs);
+        for (size_t j = m - masked; j < m; j++) bias[j] = -10000.0f;
+        for (size_t i = 0; i < n * d; i++) q[i] *= 3.0f; /* peaky softmax */
+        float *got = malloc(n * d * sizeof *got), *want = malloc(n * d * sizeof *want);
+        attention_forward(got, probs, q, k, v, bias, n, m, heads, dh, NULL, NULL);
+        attention_forward_ref(want, q, k, v, bias, n, m, heads, dh);
+        assert_int_equal(compare_arrays("attention", got, want, n * d, 2e-6), 0);
+        free(q), free(k), free(v), free(bias), free(probs), free(got), free(want);
+    }
+}
+
+/* GroupNorm and LayerNorm against a direct formula with double accumulation */
+static void test_norms(void **state) {
+    (void)state;
+    size_t c = 12, hw = 10, groups = 3;
+    float *x = rand_array(c * hw), *g = rand_array(c), *b = rand_array(c);
+    for (size_t i = 0; i < c * hw; i++) x[i] = x[i] * 5.0f + 2.0f;
+    float *got = malloc(c * hw * sizeof *got), *want = malloc(c * hw * sizeof *want);
+    group_norm_forward(got, x, g, b, c, hw, groups, 1e-5f);
+    for (size_t gi = 0; gi < groups; gi++) {
+        size_t n = c / groups * hw;
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < n; i++) mean += x[gi * n + i];
+        mean /= n;
+        for (size_t i = 0; i < n; i++) var += (x[gi * n + i] - mean) * (x[gi * n + i] - mean);
+        var /= n;
+        for (size_t i = 0; i < n; i++) {
+            size_t ch = (gi * n + i) / hw;
+            want[gi * n + i] = (float)((x[gi * n + i] - mean) / sqrt(var + 1e-5) * g[ch] + b[ch]);
+        }
+    }
+    assert_int_equal(compare_arrays("group_norm", got, want, c * hw, 1e-5), 0);
+
+    layer_norm_forward(got, x, g, b, hw, c, 1e-5f); /* x as [hw tokens, c] */
+    for (size_t t = 0; t < hw; t++) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < c; i++) mean += x[t * c + i];
+        mean /= c;
+        for (size_t i = 0; i < c; i++) var += (x[t * c + i] - mean) * (x[t * c + i] - mean);
+        var /= c;
+        for (size_t i = 0; i < c; i++)
+            want[t * c + i] = (float)((x[t * c + i] - mean) / sqrt(var + 1e-5) * g[i] + b[i]);
+    }
+    assert_int_equal(compare_arrays("layer_norm", got, want, c * hw, 1e-5), 0);
+    free(x), free(g), free(b), free(got), free(want);
+}
+
+static void test_elementwise(void **state) {
+    (void)state;
+    /* GELU at known points (erf form), SiLU, GEGLU, softmax rows summing to 1 */
+    float xs[] = {-3.0f, -1.0f, 0.0f, 0.5f, 2.0f};
+    float gelu_want[] = {-0.00404969f, -0.15865525f, 0.0f, 0.34573123f, 1.95449974f};
+    float got[5], want[5];
+    for (int i = 0; i < 5; i++) got[i] = gelu_exact(xs[i]);
+    assert_int_equal(compare_arrays("gelu", got, gelu_want, 5, 1e-6), 0);
+    memcpy(got, xs, sizeof xs);
+    silu_inplace(got, 5);
+    for (int i = 0; i < 5; i++) want[i] = (float)(xs[i] / (1.0 + exp(-(double)xs[i])));
+    assert_int_equal(compare_arrays("silu", got, want, 5, 1e-6), 0);
+
+    float proj[2 * 2 * 3], out[2 * 3], gw[2 * 3];
+    for (int i = 0; i < 12; i++) proj[i] = frand() * 2;
+    geglu_forward(out, proj, 2, 3);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 3; i++) {
+            double gate = proj[t * 6 + 3 + i];
+            gw[t * 3 + i] = (float)(proj[t * 6 + i] * 0.5 * gate * (1 + erf(gate / sqrt(2.0))));
+        }
+    assert_int_equal(compare_arrays("geglu", out, gw, 6, 1e-6), 0);
+
+    float rows[2 * 4] = {1, 2, 3, 4, -1000, 0, 0, 1000};
+    softmax_rows(rows, 2, 4);
+    for (int r = 0; r < 2; r++) {
+        double s = 0;
+        for (int j = 0; j < 4; j++) s += rows[r * 4 + j];
+        assert_true(fabs(s - 1.0) < 1e-6);
+    }
+    assert_true(rows[7] > 0.999f && rows[4] == 0.0f);
+}
+
+static void test_layout_and_resample(void **state) {
+    (void)state;
+    size_t c = 3, h = 2, w = 3;
+    float x[18], tok[18], back[18], up[3 * 4 * 6];
+    for (int i = 0; i < 18; i++) x[i] = (float)i;
+    chw_to_tokens(tok, x, c, h * w);
+    assert_true(tok[1] == x[6] && tok[3] == x[1]); /* token 0 ch 1 = x[1*6+0]; token 1 ch 0 = x[1] */
+    tokens_to_chw(back, tok, c, h * w);
+    assert_memory_equal(back, x, sizeof x);
+    upsample_nearest2x(up, x, c, h, w);
+    for (size_t ch = 0; ch < c; ch++)
+        for (size_t y = 0; y < 2 * h; y++)
+            for (size_t xx = 0; xx < 2 * w; xx++)
+                assert_true(up[(ch * 2 * h + y) * 2 * w + xx] == x[(ch * h + y / 2) * w + xx / 2]);
+
+    float emb[8];
+    timestep_embedding(emb, 10.0f, 8, 1, 0.0f); /* flip: cos first */
+    for (int i = 0; i < 4; i++) {
+        double f = exp(-log(10000.0) * i / 4.0);
+        assert_true(fabs(emb[i] - cos(10.0 * f)) < 1e-5);
+        assert_true(fabs(emb[4 + i] - sin(10.0 * f)) < 1e-5);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_attention),  cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_elementwise), cmocka_unit_test(test_layout_and_resample),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
