@@ -1,0 +1,437 @@
+/* cmd_generate.c — `xattn generate`: prompt embeddings -> PNG(s).
+ *
+ * Order of work: parse and check the command line (exit 2), check the output folder, load the
+ * prompts and the model and check their widths (exit 1), sample all images, then write them.
+ * Outputs are all-or-nothing: with --batch N every image is first written (atomically) to a
+ * hidden temporary name beside its final name; only when all N are written are they renamed
+ * into place, and on any failure the temporaries are removed, so existing files keep their old
+ * contents. (A rename failing half way — which a same-folder rename practically never does —
+ * leaves the images renamed so far; the rest are removed.) */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "io/image_io.h"
+
+static const char generate_usage[] =
+    "usage: xattn generate -m MODEL -p PROMPT.safetensors [options]\n"
+    "\n"
+    "Samples images from noise with the model, conditioned on a prompt-embedding file\n"
+    "(a safetensors file with encoder_hidden_states [T, D], or a .npy [T, D]).\n"
+    "\n"
+    "  -m, --model DIR        model folder (diffusers layout)                 required\n"
+    "  -p, --prompt FILE      prompt embeddings                               required\n"
+    "  -n, --negative FILE    negative prompt embeddings (default: the model's null prompt)\n"
+    "  -s, --seed N           noise seed, 0..2^64-1                           default 0\n"
+    "      --steps N          sampling steps, 1..1000                         default 50\n"
+    "      --cfg SCALE        classifier-free guidance scale, >= 0 (<= 1: conditional only)\n"
+    "                                                                         default 7.5\n"
+    "      --sampler NAME     ddim or ddpm                                    default ddim\n"
+    "      --eta E            DDIM eta, >= 0                                  default 0\n"
+    "      --batch N          images, 1..64: writes OUT-0.png ... OUT-(N-1).png\n"
+    "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)      default 0\n"
+    "      --heatmaps DIR     cross-attention heatmaps (not available yet)\n"
+    "      --html FILE        heatmap explorer page (not available yet)\n"
+    "  -o, --output OUT.png   output image                                    default out.png\n"
+    "  -q, --quiet            no progress bar or summary on stderr\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "The PNG's text chunks record prompt, seed, steps, cfg, sampler, eta and model\n"
+    "(see `xattn info OUT.png`).\n";
+
+enum {
+    OPT_MODEL = 1, OPT_PROMPT, OPT_NEGATIVE, OPT_SEED, OPT_STEPS, OPT_CFG, OPT_SAMPLER, OPT_ETA,
+    OPT_BATCH, OPT_THREADS, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_QUIET, OPT_HELP
+};
+
+static const cli_option generate_options[] = {
+    {'m', "model", 1, OPT_MODEL},       {'p', "prompt", 1, OPT_PROMPT},
+    {'n', "negative", 1, OPT_NEGATIVE}, {'s', "seed", 1, OPT_SEED},
+    {0, "steps", 1, OPT_STEPS},         {0, "cfg", 1, OPT_CFG},
+    {0, "sampler", 1, OPT_SAMPLER},     {0, "eta", 1, OPT_ETA},
+    {0, "batch", 1, OPT_BATCH},         {'t', "threads", 1, OPT_THREADS},
+    {0, "heatmaps", 1, OPT_HEATMAPS},   {0, "html", 1, OPT_HTML},
+    {'o', "output", 1, OPT_OUTPUT},     {'q', "quiet", 0, OPT_QUIET},
+    {'h', "help", 0, OPT_HELP},
+};
+
+typedef struct generate_args {
+    const char *model, *prompt, *negative, *heatmaps, *html, *output;
+    xattn_generate_params params;
+    int quiet;
+} generate_args;
+
+/* Returns -1 to continue, else the exit code. */
+static int parse_generate_args(int argc, char **argv, generate_args *g) {
+    memset(g, 0, sizeof *g);
+    xattn_generate_params_init(&g->params);
+    g->output = "out.png";
+
+    cli_args a;
+    cli_args_init(&a, argc, argv, generate_options,
+                  sizeof generate_options / sizeof generate_options[0]);
+    const char *name, *value;
+    int id;
+    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
+        int bad = 0;
+        switch (id) {
+        case CLI_ERROR: return CLI_EXIT_USAGE;
+        case CLI_POSITIONAL:
+            cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT ...)", value);
+            return CLI_EXIT_USAGE;
+        case OPT_HELP: fputs(generate_usage, stdout); return CLI_EXIT_OK;
+        case OPT_MODEL: g->model = value; break;
+        case OPT_PROMPT: g->prompt = value; break;
+        case OPT_NEGATIVE: g->negative = value; break;
+        case OPT_SEED: bad = cli_parse_u64(name, value, &g->params.seed); break;
+        case OPT_STEPS: bad = cli_parse_int(name, value, 1, 1000, &g->params.steps); break;
+        case OPT_CFG: bad = cli_parse_float(name, value, 0.0, &g->params.cfg); break;
+        case OPT_ETA: bad = cli_parse_float(name, value, 0.0, &g->params.eta); break;
+        case OPT_BATCH: bad = cli_parse_int(name, value, 1, 64, &g->params.batch); break;
+        case OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &g->params.threads); break;
+        case OPT_SAMPLER:
+            if (strcmp(value, "ddim") == 0) {
+                g->params.sampler = XATTN_SAMPLER_DDIM;
+            } else if (strcmp(value, "ddpm") == 0) {
+                g->params.sampler = XATTN_SAMPLER_DDPM;
+            } else {
+                cli_error("%s: '%s' is not one of ddim, ddpm", name, value);
+                bad = 1;
+            }
+            break;
+        case OPT_HEATMAPS: g->heatmaps = value; break;
+        case OPT_HTML: g->html = value; break;
+        case OPT_OUTPUT: g->output = value; break;
+        case OPT_QUIET: g->quiet = 1; break;
+        }
+        if (bad) return CLI_EXIT_USAGE;
+    }
+    if (!g->model) {
+        cli_error("-m: missing: the model folder is required (see xattn generate --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (!g->prompt) {
+        cli_error("-p: missing: the prompt file is required (see xattn generate --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (g->heatmaps) {
+        cli_error("--heatmaps: not available yet");
+        return CLI_EXIT_USAGE;
+    }
+    if (g->html) {
+        cli_error("--html: not available yet");
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output names                                                                                */
+
+/* OUT.png for one image; OUT-0.png ... OUT-(n-1).png (a trailing ".png" stripped) for more. */
+static char **output_names(const char *out, int n) {
+    char **names = calloc((size_t)n, sizeof *names);
+    if (!names) return NULL;
+    size_t len = strlen(out);
+    size_t stem = len;
+    if (len >= 4 && strcmp(out + len - 4, ".png") == 0) stem = len - 4;
+    for (int k = 0; k < n; k++) {
+        size_t cap = stem + 32;
+        names[k] = malloc(cap);
+        if (!names[k]) goto fail;
+        if (n == 1)
+            snprintf(names[k], cap, "%s", out);
+        else
+            snprintf(names[k], cap, "%.*s-%d.png", (int)stem, out, k);
+    }
+    return names;
+fail:
+    for (int k = 0; k < n; k++) free(names[k]);
+    free(names);
+    return NULL;
+}
+
+/* "<dir>/.<name>.xattn-<pid>.png": a temporary beside `path`, in the same folder. */
+static char *temporary_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path + 1) : 0;
+    size_t cap = strlen(path) + 48;
+    char *t = malloc(cap);
+    if (t)
+        snprintf(t, cap, "%.*s.%s.xattn-%ld.png", (int)dir_len, path, path + dir_len,
+                 (long)getpid());
+    return t;
+}
+
+static void free_names(char **names, int n) {
+    if (!names) return;
+    for (int k = 0; k < n; k++) free(names[k]);
+    free(names);
+}
+
+/* Fails early (before loading and sampling) when the output's folder is missing or not
+ * writable, or the output is a folder. Prints the error; returns 0 when fine. */
+static int check_output_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_error("%s: is a folder, not a file name", path);
+        return -1;
+    }
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) {
+        cli_error("%s: cannot write: folder %s: %s", path, dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_error("%s: cannot write: %s is not a folder", path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK) != 0) {
+        cli_error("%s: cannot write: folder %s: %s", path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Puts `final` where `temp` appears in a library message, so errors name the user's file. */
+static void rename_in_message(xattn_error *err, const char *temp, const char *final) {
+    char *at = strstr(err->msg, temp);
+    if (!at) return;
+    char rest[XATTN_ERROR_LEN];
+    snprintf(rest, sizeof rest, "%s", at + strlen(temp));
+    snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "%s%s", final, rest);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Text chunks                                                                                 */
+
+#define MAX_TEXT 16
+
+typedef struct text_chunks {
+    png_text_pair pairs[MAX_TEXT];
+    size_t n;
+    char seed[32], steps[16], cfg[32], eta[32], index[16], batch[16], software[64];
+} text_chunks;
+
+static void add_text(text_chunks *t, const char *key, const char *value) {
+    if (t->n < MAX_TEXT) {
+        t->pairs[t->n].key = key;
+        t->pairs[t->n].value = value;
+        t->n++;
+    }
+}
+
+static void fill_text(text_chunks *t, const generate_args *g, const xattn_prompt *cond,
+                      const xattn_prompt *uncond, int index) {
+    const xattn_generate_params *p = &g->params;
+    t->n = 0;
+    snprintf(t->seed, sizeof t->seed, "%llu", (unsigned long long)p->seed);
+    snprintf(t->steps, sizeof t->steps, "%d", p->steps);
+    snprintf(t->cfg, sizeof t->cfg, "%g", (double)p->cfg);
+    snprintf(t->eta, sizeof t->eta, "%g", (double)p->eta);
+    snprintf(t->index, sizeof t->index, "%d", index);
+    snprintf(t->batch, sizeof t->batch, "%d", p->batch);
+    snprintf(t->software, sizeof t->software, "xattn %s", XATTN_VERSION_STRING);
+    add_text(t, "prompt", cond->text ? cond->text : "");
+    add_text(t, "prompt_file", g->prompt);
+    if (uncond) {
+        add_text(t, "negative", uncond->text && uncond->text[0] ? uncond->text : g->negative);
+        add_text(t, "negative_file", g->negative);
+    }
+    add_text(t, "seed", t->seed);
+    add_text(t, "steps", t->steps);
+    add_text(t, "cfg", t->cfg);
+    add_text(t, "sampler", p->sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim");
+    add_text(t, "eta", t->eta);
+    add_text(t, "model", g->model);
+    if (p->batch > 1) {
+        add_text(t, "index", t->index);
+        add_text(t, "batch", t->batch);
+    }
+    add_text(t, "software", t->software);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writing                                                                                     */
+
+/* image: [C, S, S] in [-1, 1] with C = 1 or 3 -> rgb [S, S, 3]; scratch: [3, S, S]. */
+static void image_rgb(const float *image, int channels, size_t size, float *scratch,
+                      uint8_t *rgb) {
+    const float *chw = image;
+    if (channels == 1) {
+        size_t plane = size * size;
+        for (int c = 0; c < 3; c++) memcpy(scratch + (size_t)c * plane, image, plane * sizeof *image);
+        chw = scratch;
+    }
+    image_to_rgb8(chw, size, size, rgb);
+}
+
+/* Writes every image or none (see the top of the file). Prints the error; returns 0 on success. */
+static int write_images(const generate_args *g, char **names, const float *images, int channels,
+                        size_t size, const xattn_prompt *cond, const xattn_prompt *uncond) {
+    int n = g->params.batch;
+    size_t plane = size * size;
+    uint8_t *rgb = malloc(plane * 3);      /* [S, S, 3] */
+    float *scratch = malloc(plane * 3 * sizeof *scratch); /* [3, S, S] for 1-channel models */
+    char **temps = calloc((size_t)n, sizeof *temps);
+    text_chunks text;
+    xattn_error err = {0};
+    int written = 0, ok = 0;
+    if (!rgb || !scratch || !temps) {
+        cli_error("%s: out of memory", names[0]);
+        goto done;
+    }
+    for (int k = 0; k < n; k++) {
+        const float *image = images + (size_t)k * (size_t)channels * plane; /* [C, S, S] */
+        image_rgb(image, channels, size, scratch, rgb);
+        fill_text(&text, g, cond, uncond, k);
+        if (n == 1) {
+            if (png_write_rgb(names[0], rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
+                cli_lib_error(&err);
+                goto done;
+            }
+            ok = 1;
+            goto done;
+        }
+        temps[k] = temporary_name(names[k]);
+        if (!temps[k]) {
+            cli_error("%s: out of memory", names[k]);
+            goto done;
+        }
+        if (png_write_rgb(temps[k], rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
+            rename_in_message(&err, temps[k], names[k]);
+            cli_lib_error(&err);
+            goto done;
+        }
+        written = k + 1;
+    }
+    for (int k = 0; k < n; k++) {
+        if (rename(temps[k], names[k]) != 0) {
+            cli_error("%s: cannot write: %s", names[k], strerror(errno));
+            goto done;
+        }
+        free(temps[k]);
+        temps[k] = NULL;
+    }
+    ok = 1;
+done:
+    if (temps) {
+        for (int k = 0; k < written; k++)
+            if (temps[k]) remove(temps[k]);
+        for (int k = 0; k < n; k++) free(temps[k]);
+    }
+    free(temps);
+    free(scratch);
+    free(rgb);
+    return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* Prints the error and returns -1 when the prompt's width is not the model's. */
+static int check_width(const char *path, const xattn_prompt *p, const xattn_model_info *info) {
+    if (p->dim != (size_t)info->cross_attention_dim) {
+        cli_error("%s: embedding width %zu, model expects %d", path, p->dim,
+                  info->cross_attention_dim);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    generate_args g;
+    int code = parse_generate_args(argc, argv, &g);
+    if (code >= 0) return code;
+
+    xattn_prompt *cond = NULL, *uncond = NULL;
+    xattn_model *model = NULL;
+    char **names = NULL;
+    float *images = NULL;
+    xattn_error err = {0};
+    code = CLI_EXIT_INPUT;
+
+    names = output_names(g.output, g.params.batch);
+    if (!names) {
+        cli_error("%s: out of memory", g.output);
+        goto done;
+    }
+    for (int k = 0; k < g.params.batch; k++)
+        if (check_output_path(names[k]) != 0) goto done;
+
+    if (xattn_prompt_load(g.prompt, &cond, &err) != XATTN_OK) goto library_error;
+    if (g.negative && xattn_prompt_load(g.negative, &uncond, &err) != XATTN_OK) goto library_error;
+    if (xattn_model_load(g.model, &model, &err) != XATTN_OK) goto library_error;
+
+    xattn_model_info info;
+    xattn_model_get_info(model, &info);
+    if (check_width(g.prompt, cond, &info) != 0) goto done;
+    if (uncond && check_width(g.negative, uncond, &info) != 0) goto done;
+    if (info.out_channels != 1 && info.out_channels != 3) {
+        cli_error("%s: out_channels %d: a PNG needs a model with 1 or 3 output channels", g.model,
+                  info.out_channels);
+        goto done;
+    }
+    if (info.sample_size <= 0) {
+        cli_error("%s: sample_size %d is not a positive image size", g.model, info.sample_size);
+        goto done;
+    }
+
+    size_t size = (size_t)info.sample_size;
+    size_t per_image = (size_t)info.out_channels * size * size;
+    if (size > 65536 || per_image > SIZE_MAX / sizeof(float) / (size_t)g.params.batch) {
+        cli_error("%s: sample_size %d is too large", g.model, info.sample_size);
+        goto done;
+    }
+    images = malloc((size_t)g.params.batch * per_image * sizeof *images); /* [B, C, S, S] */
+    if (!images) {
+        cli_error("%s: out of memory for %d images of %zux%zu", g.model, g.params.batch, size,
+                  size);
+        goto done;
+    }
+
+    cli_progress progress;
+    cli_progress_start(&progress, !g.quiet && isatty(STDERR_FILENO));
+    g.params.progress = cli_progress_step;
+    g.params.progress_user = &progress;
+    cli_progress_step(0, g.params.steps, &progress);
+    xattn_status st = xattn_generate(model, cond, uncond, &g.params, images, &err);
+    cli_progress_finish(&progress);
+    if (st != XATTN_OK) goto library_error;
+
+    if (write_images(&g, names, images, info.out_channels, size, cond, uncond) != 0) goto done;
+
+    if (!g.quiet && !isatty(STDERR_FILENO)) {
+        double seconds = cli_now() - progress.start;
+        if (g.params.batch == 1)
+            fprintf(stderr, "wrote %s (%d steps, %.1f s)\n", names[0], g.params.steps, seconds);
+        else
+            fprintf(stderr, "wrote %s ... %s (%d images, %d steps, %.1f s)\n", names[0],
+                    names[g.params.batch - 1], g.params.batch, g.params.steps, seconds);
+    }
+    code = CLI_EXIT_OK;
+    goto done;
+
+library_error:
+    cli_lib_error(&err);
+done:
+    free(images);
+    free_names(names, g.params.batch);
+    if (model) xattn_model_free(model);
+    if (uncond) xattn_prompt_free(uncond);
+    if (cond) xattn_prompt_free(cond);
+    return code;
+}

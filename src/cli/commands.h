@@ -1,0 +1,11 @@
+/* commands.h — the xattn subcommands. Each takes argv with argv[0] = the subcommand name,
+ * prints its errors as "xattn: <file or option>: <what is wrong>" and returns the exit code:
+ * 0 done, 1 the input or environment is wrong, 2 the command line is wrong. */
+#ifndef XATTN_CLI_COMMANDS_H
+#define XATTN_CLI_COMMANDS_H
+
+int cmd_generate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);   /* cmd_dataset.c */
+
+#endif

@@ -1,0 +1,67 @@
+/* main.c — the xattn program: dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static const char usage_text[] =
+    "usage: xattn <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  generate   generate images from a prompt-embedding file\n"
+    "  info       describe a safetensors file, a model folder, or a PNG's metadata\n"
+    "  dataset    draw the procedural shapes world (images, captions, ground truth)\n"
+    "\n"
+    "coming (not implemented yet):\n"
+    "  denoise    denoise an input image towards a prompt (image-to-image)\n"
+    "  eval       score prompt adherence or heatmaps on the shapes world\n"
+    "  compare    compare two PNGs\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     show this help\n"
+    "  --version      show the version\n"
+    "\n"
+    "Run 'xattn <command> --help' for a command's options.\n"
+    "Exit codes: 0 done, 1 the input or environment is wrong, 2 the command line is wrong.\n";
+
+static const char *const coming[] = {"denoise", "eval", "compare"};
+
+/* Reports a failed write to stdout (a full disk, a closed pipe) as an input/environment error. */
+static int finish(int code) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("stdout: write error");
+        return code == CLI_EXIT_OK ? CLI_EXIT_INPUT : code;
+    }
+    return code;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        cli_error("command: missing (usage: xattn <command> [options]; see xattn --help)");
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return finish(CLI_EXIT_OK);
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("xattn %s\n", XATTN_VERSION_STRING);
+        return finish(CLI_EXIT_OK);
+    }
+    if (strcmp(cmd, "generate") == 0) return finish(cmd_generate(argc - 1, argv + 1));
+    if (strcmp(cmd, "info") == 0) return finish(cmd_info(argc - 1, argv + 1));
+    if (strcmp(cmd, "dataset") == 0) return finish(cmd_dataset(argc - 1, argv + 1));
+    for (size_t i = 0; i < sizeof coming / sizeof coming[0]; i++) {
+        if (strcmp(cmd, coming[i]) == 0) {
+            cli_error("%s: not implemented yet", cmd);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (cmd[0] == '-')
+        cli_error("%s: unknown option (see xattn --help)", cmd);
+    else
+        cli_error("%s: unknown command (see xattn --help)", cmd);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,277 @@
+/* image_io.c — PNG writing with text chunks and PNG text reading (libpng), image input
+ * (stb_image), and [3, H, W] float -> RGB8 conversion.
+ *
+ * libpng reports errors by longjmp: every libpng call runs inside a small helper that owns the
+ * setjmp, and everything that must survive a longjmp lives behind a pointer the caller owns. */
+#define _POSIX_C_SOURCE 200809L
+#include <png.h> /* before image_io.h, which otherwise maps png_info & co. to its own names */
+
+#include "io/image_io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb/stb_image.h>
+
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+#define PNG_MAX_SIDE 1000000u /* libpng's default user limit on width and height */
+#define IMAGE_MAX_SIDE 16384  /* input images (denoise mode) */
+
+/* Where libpng's error callback leaves its message; reached through png_get_error_ptr. */
+typedef struct png_ctx {
+    char msg[160];
+    int err_no;   /* errno when the error was raised (an I/O error's cause) */
+    uint8_t *row; /* reading: one row of scratch, freed by the caller */
+} png_ctx;
+
+/* A decoder's message copied into out[cap] with control bytes as '?' (stb and libpng may quote
+ * raw chunk names from the file). */
+static const char *printable(const char *msg, char *out, size_t cap) {
+    size_t n = 0;
+    for (; msg && msg[n] && n + 1 < cap; n++)
+        out[n] = ((unsigned char)msg[n] < 0x20 || msg[n] == 0x7f) ? '?' : msg[n];
+    out[n] = '\0';
+    return out;
+}
+
+static void on_png_error(png_structp png, png_const_charp msg) {
+    png_ctx *c = png_get_error_ptr(png);
+    c->err_no = errno;
+    printable(msg, c->msg, sizeof c->msg);
+    png_longjmp(png, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg) {
+    (void)png; /* the library never prints */
+    (void)msg;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* writing                                                                                     */
+
+/* A PNG keyword: 1..79 Latin-1 printable bytes, no leading, trailing or doubled space. */
+static int valid_keyword(const char *k) {
+    size_t n = strlen(k);
+    if (n < 1 || n > 79 || k[0] == ' ' || k[n - 1] == ' ') return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (!((c >= 32 && c <= 126) || c >= 161)) return 0;
+        if (c == ' ' && k[i + 1] == ' ') return 0;
+    }
+    return 1;
+}
+
+/* Writes the PNG stream to fp; returns 0 with ctx->msg set on failure. rgb: [h, w, 3]. */
+static int write_png_stream(FILE *fp, const uint8_t *rgb, size_t w, size_t h, png_text *texts,
+                            int n_text, png_ctx *ctx) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        snprintf(ctx->msg, sizeof ctx->msg, "out of memory");
+        return 0;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return 0;
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (n_text > 0) png_set_text(png, info, texts, n_text); /* before IDAT: png_write_info */
+    png_write_info(png, info);
+    for (size_t y = 0; y < h; y++) png_write_row(png, rgb + y * w * 3);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 1;
+}
+
+xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
+                           const png_text_pair *text, size_t n_text, xattn_error *err) {
+    if (width == 0 || height == 0 || width > PNG_MAX_SIDE || height > PNG_MAX_SIDE)
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: image size %zux%zu is out of range", path, width,
+                          height);
+    if (n_text > 1000)
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: too many text chunks (%zu)", path, n_text);
+    for (size_t i = 0; i < n_text; i++)
+        if (!text[i].key || !text[i].value || !valid_keyword(text[i].key))
+            return xattn_fail(err, XATTN_ERR_VALUE, "%s: text chunk %zu has an invalid keyword", path, i);
+    png_text *texts = calloc(n_text ? n_text : 1, sizeof *texts); /* [n_text] */
+    if (!texts) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < n_text; i++) {
+        texts[i].compression = PNG_ITXT_COMPRESSION_NONE; /* iTXt: UTF-8, uncompressed */
+        texts[i].key = (png_charp)text[i].key;
+        texts[i].text = (png_charp)text[i].value;
+    }
+    atomic_file af;
+    xattn_status s = atomic_file_open(&af, path, err);
+    if (s != XATTN_OK) {
+        free(texts);
+        return s;
+    }
+    png_ctx ctx = {0};
+    errno = 0;
+    int ok = write_png_stream(af.fp, rgb, width, height, texts, (int)n_text, &ctx);
+    free(texts);
+    if (!ok) {
+        atomic_file_abort(&af);
+        if (ctx.err_no)
+            return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, strerror(ctx.err_no));
+        return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, ctx.msg);
+    }
+    return atomic_file_commit(&af, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* reading text chunks                                                                         */
+
+/* Latin-1 bytes -> a malloc'd UTF-8 string. */
+static char *latin1_to_utf8(const char *s) {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) n += *p >= 0x80 ? 2 : 1;
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    char *q = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80) {
+            *q++ = (char)(0xc0 | (*p >> 6));
+            *q++ = (char)(0x80 | (*p & 0x3f));
+        } else {
+            *q++ = (char)*p;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
+/* Reads the whole PNG (rows into one scratch row) so text after IDAT is seen too, and copies
+ * the text into out. Returns 0 with ctx->msg set on a libpng error; -1 if out of memory. */
+static int read_png_stream(FILE *fp, png_file_info *out, png_ctx *ctx) {
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return 0;
+    }
+    png_init_io(png, fp);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    out->width = png_get_image_width(png, info);
+    out->height = png_get_image_height(png, info);
+    out->bit_depth = png_get_bit_depth(png, info);
+    out->color_type = png_get_color_type(png, info);
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    ctx->row = malloc(png_get_rowbytes(png, info)); /* [rowbytes] scratch, contents unused */
+    if (!ctx->row) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
+    for (int pass = 0; pass < passes; pass++)
+        for (size_t y = 0; y < out->height; y++) png_read_row(png, ctx->row, NULL);
+    png_read_end(png, info); /* text chunks after IDAT join the same info */
+    png_textp text;
+    int n = 0;
+    png_get_text(png, info, &text, &n);
+    int ok = 1;
+    if (n > 0) {
+        out->keys = calloc((size_t)n, sizeof *out->keys);
+        out->values = calloc((size_t)n, sizeof *out->values);
+        ok = out->keys && out->values;
+        for (int i = 0; ok && i < n; i++) {
+            int utf8 = text[i].compression == PNG_ITXT_COMPRESSION_NONE ||
+                       text[i].compression == PNG_ITXT_COMPRESSION_zTXt;
+            out->keys[i] = latin1_to_utf8(text[i].key);
+            out->values[i] = utf8 ? strdup(text[i].text ? text[i].text : "")
+                                  : latin1_to_utf8(text[i].text ? text[i].text : "");
+            out->n_text = (size_t)i + 1;
+            ok = out->keys[i] && out->values[i];
+        }
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    return ok ? 1 : -1;
+}
+
+xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_error *err) {
+    memset(out, 0, sizeof *out);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t sig[8];
+    if (fread(sig, 1, 8, fp) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        fclose(fp);
+        return xattn_fail(err, XATTN_ERR_FORMAT, "%s: not a PNG file", path);
+    }
+    png_ctx ctx = {0};
+    int r = read_png_stream(fp, out, &ctx);
+    free(ctx.row);
+    fclose(fp);
+    if (r == 1) return XATTN_OK;
+    png_file_info_free(out);
+    if (r < 0) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
+    return xattn_fail(err, XATTN_ERR_FORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
+}
+
+void png_file_info_free(png_file_info *info) {
+    if (!info) return;
+    for (size_t i = 0; i < info->n_text; i++) {
+        free(info->keys[i]);
+        free(info->values[i]);
+    }
+    free(info->keys);
+    free(info->values);
+    memset(info, 0, sizeof *info);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* input images and float conversion                                                           */
+
+xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
+                            xattn_error *err) {
+    *rgb = NULL;
+    *width = *height = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int w, h, n;
+    char why[96];
+    if (!stbi_info_from_file(fp, &w, &h, &n)) {
+        fclose(fp);
+        return xattn_fail(err, XATTN_ERR_FORMAT, "%s: cannot read image: %s", path,
+                          printable(stbi_failure_reason(), why, sizeof why));
+    }
+    if (w <= 0 || h <= 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
+        fclose(fp);
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: image size %dx%d is outside 1..%d", path, w, h,
+                          IMAGE_MAX_SIDE);
+    }
+    uint8_t *pixels = stbi_load_from_file(fp, &w, &h, &n, 3); /* [h, w, 3]; stb allocates with malloc */
+    fclose(fp);
+    if (!pixels)
+        return xattn_fail(err, XATTN_ERR_FORMAT, "%s: cannot read image: %s", path,
+                          printable(stbi_failure_reason(), why, sizeof why));
+    *rgb = pixels;
+    *width = (size_t)w;
+    *height = (size_t)h;
+    return XATTN_OK;
+}
+
+/* rgb[(y * W + x) * 3 + c] = round_half_even(clamp(chw[c, y, x] * 0.5 + 0.5, 0, 1) * 255), in
+ * float32 like diffusers (denormalize, then numpy_to_pil's (x * 255).round()); NaN -> 0. */
+void image_to_rgb8(const float *chw, size_t height, size_t width, uint8_t *rgb) {
+    size_t plane = height * width;
+    for (size_t c = 0; c < 3; c++)
+        for (size_t i = 0; i < plane; i++) {
+            float v = chw[c * plane + i] * 0.5f + 0.5f;
+            if (!(v > 0.0f)) v = 0.0f;
+            else if (v > 1.0f) v = 1.0f;
+            rgb[i * 3 + c] = (uint8_t)nearbyintf(v * 255.0f);
+        }
+}

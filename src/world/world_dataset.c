@@ -1,0 +1,362 @@
+/* world_dataset.c — truth.jsonl / world.json records, a fast PNG writer for the 32x32 images and
+ * masks, and the dataset folder writer. See world_dataset.h. */
+#define _GNU_SOURCE /* syncfs */
+#include "world/world_dataset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON records                                                                                */
+
+static cJSON *int_array(const int *v, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+static cJSON *rgb_array(const uint8_t rgb[3]) {
+    int v[3] = {rgb[0], rgb[1], rgb[2]};
+    return int_array(v, 3);
+}
+
+/* Adds item to obj under key; on a NULL item (out of memory) returns 0. */
+static int add(cJSON *obj, const char *key, cJSON *item) {
+    if (!item) return 0;
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return 0;
+    }
+    return 1;
+}
+
+static int push(cJSON *arr, cJSON *item) {
+    if (!item) return 0;
+    if (!cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        return 0;
+    }
+    return 1;
+}
+
+/* An unsigned 64-bit integer as an exact JSON number (a double would round it above 2^53). */
+static cJSON *u64_number(uint64_t v) {
+    char digits[24];
+    snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    return cJSON_CreateRaw(digits);
+}
+
+cJSON *world_scene_json(const world_scene *s, uint64_t id, world_split split, const char *image,
+                        const char *mask) {
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && add(j, "id", u64_number(id)) && add(j, "image", cJSON_CreateString(image)) &&
+             add(j, "mask", cJSON_CreateString(mask)) &&
+             add(j, "split", cJSON_CreateString(world_split_names[split])) &&
+             add(j, "caption", cJSON_CreateString(s->caption)) &&
+             add(j, "kind", cJSON_CreateString(world_kind_names[s->kind])) &&
+             add(j, "background", cJSON_CreateString(world_background_names[s->background]));
+    cJSON *objects = ok ? cJSON_CreateArray() : NULL;
+    ok = ok && add(j, "objects", objects);
+    for (size_t k = 0; ok && k < s->n_objects; k++) {
+        const world_object *o = &s->objects[k];
+        cJSON *jo = cJSON_CreateObject();
+        ok = push(objects, jo) && add(jo, "shape", cJSON_CreateString(world_shape_names[o->shape])) &&
+             add(jo, "color", cJSON_CreateString(world_color_names[o->color])) &&
+             add(jo, "size", cJSON_CreateString(world_size_names[o->size])) &&
+             add(jo, "position", cJSON_CreateString(world_position_names[o->position])) &&
+             add(jo, "center", int_array(o->center, 2)) && add(jo, "bbox", int_array(o->bbox, 4)) &&
+             add(jo, "pixels", cJSON_CreateNumber((double)o->pixels));
+        int words[WORLD_MAX_NAME_WORDS];
+        for (size_t w = 0; w < o->n_words; w++) words[w] = (int)o->words[w];
+        ok = ok && add(jo, "words", int_array(words, o->n_words));
+    }
+    if (ok && s->has_relation) {
+        cJSON *rel = cJSON_CreateObject();
+        ok = add(j, "relation", rel) && add(rel, "subject", cJSON_CreateNumber((double)s->subject)) &&
+             add(rel, "relation", cJSON_CreateString(world_relation_names[s->relation])) &&
+             add(rel, "object", cJSON_CreateNumber((double)s->object));
+    } else if (ok) {
+        ok = add(j, "relation", cJSON_CreateNull());
+    }
+    if (!ok) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static cJSON *name_array(const char *const *names, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++)
+        if (!push(a, cJSON_CreateString(names[i]))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+cJSON *world_vocabulary_json(uint64_t seed, world_split split, size_t count) {
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && add(j, "version", cJSON_CreateString(WORLD_VERSION)) &&
+             add(j, "image_size", cJSON_CreateNumber(WORLD_SIZE));
+    if (ok && count > 0)
+        ok = add(j, "seed", u64_number(seed)) && add(j, "split", cJSON_CreateString(world_split_names[split])) &&
+             add(j, "count", u64_number(count));
+    ok = ok && add(j, "shapes", name_array(world_shape_names, WORLD_N_SHAPES)) &&
+         add(j, "shape_plurals", name_array(world_shape_plurals, WORLD_N_SHAPES));
+
+    cJSON *colors = ok ? cJSON_CreateArray() : NULL, *bgs = NULL, *sizes = NULL, *cells = NULL,
+          *kinds = NULL, *held = NULL;
+    ok = ok && add(j, "colors", colors);
+    for (size_t i = 0; ok && i < WORLD_N_COLORS; i++) {
+        cJSON *c = cJSON_CreateObject();
+        ok = push(colors, c) && add(c, "name", cJSON_CreateString(world_color_names[i])) &&
+             add(c, "rgb", rgb_array(world_color_rgb[i]));
+    }
+    ok = ok && add(j, "backgrounds", bgs = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < WORLD_N_BACKGROUNDS; i++) {
+        cJSON *c = cJSON_CreateObject();
+        ok = push(bgs, c) && add(c, "name", cJSON_CreateString(world_background_names[i])) &&
+             add(c, "rgb", rgb_array(world_background_rgb[i]));
+    }
+    ok = ok && add(j, "sizes", sizes = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < WORLD_N_SIZES; i++) {
+        cJSON *c = cJSON_CreateObject();
+        ok = push(sizes, c) && add(c, "name", cJSON_CreateString(world_size_names[i])) &&
+             add(c, "pixels_across", cJSON_CreateNumber(world_size_pixels[i]));
+    }
+    ok = ok && add(j, "positions", cells = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < WORLD_N_POSITIONS; i++) {
+        cJSON *c = cJSON_CreateObject();
+        int cell[2] = {(int)(i % 3), (int)(i / 3)};
+        ok = push(cells, c) && add(c, "name", cJSON_CreateString(world_position_names[i])) &&
+             add(c, "cell", int_array(cell, 2));
+    }
+    ok = ok && add(j, "relations", name_array(world_relation_names, WORLD_N_RELATIONS)) &&
+         add(j, "relation_margin", cJSON_CreateNumber(WORLD_RELATION_MARGIN)) &&
+         add(j, "min_gap", cJSON_CreateNumber(WORLD_GAP));
+    ok = ok && add(j, "kinds", kinds = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < WORLD_N_KINDS; i++) {
+        cJSON *c = cJSON_CreateObject();
+        ok = push(kinds, c) && add(c, "name", cJSON_CreateString(world_kind_names[i])) &&
+             add(c, "share", cJSON_CreateNumber(world_kind_shares[i]));
+    }
+    ok = ok && add(j, "holdout_pairs", held = cJSON_CreateArray());
+    for (size_t i = 0; ok && i < WORLD_N_HOLDOUT_PAIRS; i++) {
+        cJSON *c = cJSON_CreateObject();
+        ok = push(held, c) &&
+             add(c, "color", cJSON_CreateString(world_color_names[world_holdout_pairs[i].color])) &&
+             add(c, "shape", cJSON_CreateString(world_shape_names[world_holdout_pairs[i].shape]));
+    }
+    if (!ok) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* PNG                                                                                         */
+
+typedef struct png_fail {
+    char msg[160];
+} png_fail;
+
+static void on_error(png_structp png, png_const_charp msg) {
+    png_fail *f = png_get_error_ptr(png);
+    snprintf(f->msg, sizeof f->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+/* Returns 1 on success; 0 with f->msg set (libpng) or errno set (stdio). */
+static int png_stream(FILE *fp, const uint8_t *pixels, size_t w, size_t h, int channels, png_fail *f) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, f, on_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        snprintf(f->msg, sizeof f->msg, "out of memory");
+        return 0;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return 0;
+    }
+    png_init_io(png, fp);
+    png_set_compression_level(png, 1); /* flat images: level 1 is about as small as 9 */
+    png_set_filter(png, 0, PNG_FILTER_NONE);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (size_t y = 0; y < h; y++) png_write_row(png, pixels + y * w * (size_t)channels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 1;
+}
+
+xattn_status world_png_write(const char *path, const uint8_t *pixels, size_t width, size_t height,
+                             int channels, xattn_error *err) {
+    if (width == 0 || height == 0 || width > 65536 || height > 65536 || (channels != 1 && channels != 3))
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: bad image shape %zux%zux%d", path, width, height, channels);
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: path too long", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    png_fail f = {{0}};
+    errno = 0;
+    int ok = png_stream(fp, pixels, width, height, channels, &f);
+    int e = errno;
+    if (ferror(fp)) ok = 0;
+    if (fclose(fp) != 0 && ok) {
+        ok = 0;
+        e = errno;
+        f.msg[0] = '\0';
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+        f.msg[0] = '\0';
+    }
+    if (!ok) {
+        remove(tmp);
+        if (f.msg[0] && e == 0) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, f.msg);
+        return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, strerror(e ? e : EIO));
+    }
+    return XATTN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the folder                                                                                  */
+
+/* mkdir -p. */
+static xattn_status make_dirs(const char *dir, xattn_error *err) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return xattn_fail(err, XATTN_ERR_VALUE, "%s: bad folder name", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        struct stat sb;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return xattn_fail(err, XATTN_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+        if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return xattn_fail(err, XATTN_ERR_IO, "%s: not a folder", buf);
+        buf[i] = c;
+    }
+    return XATTN_OK;
+}
+
+static xattn_status write_json_file(const char *path, cJSON *j, xattn_error *err) {
+    char *text = j ? cJSON_Print(j) : NULL;
+    if (!text) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
+    atomic_file af;
+    xattn_status s = atomic_file_open(&af, path, err);
+    if (s == XATTN_OK) {
+        fputs(text, af.fp);
+        fputc('\n', af.fp);
+        s = atomic_file_commit(&af, err);
+    }
+    cJSON_free(text);
+    return s;
+}
+
+xattn_status world_write_dataset(const char *dir, uint64_t seed, world_split split, size_t count,
+                                 xattn_progress_fn progress, void *user, xattn_error *err) {
+    if ((int)split < 0 || split >= WORLD_N_SPLITS)
+        return xattn_fail(err, XATTN_ERR_VALUE, "split: must be train or holdout");
+    if (count == 0 || count > WORLD_MAX_COUNT)
+        return xattn_fail(err, XATTN_ERR_VALUE, "count: %zu is out of range 1..%d", count, WORLD_MAX_COUNT);
+    size_t dir_len = strlen(dir);
+    if (dir_len == 0 || dir_len > 4000) return xattn_fail(err, XATTN_ERR_VALUE, "%s: bad folder name", dir);
+
+    char path[4096], image[32], mask[32];
+    xattn_status st;
+    snprintf(path, sizeof path, "%s/images", dir);
+    if ((st = make_dirs(path, err)) != XATTN_OK) return st;
+    snprintf(path, sizeof path, "%s/masks", dir);
+    if ((st = make_dirs(path, err)) != XATTN_OK) return st;
+
+    snprintf(path, sizeof path, "%s/truth.jsonl", dir);
+    atomic_file truth;
+    if ((st = atomic_file_open(&truth, path, err)) != XATTN_OK) return st;
+
+    world_scene *scene = malloc(sizeof *scene); /* one scene, reused */
+    if (!scene) {
+        atomic_file_abort(&truth);
+        return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    for (size_t i = 0; i < count; i++) {
+        world_draw(scene, seed, split, i);
+        snprintf(image, sizeof image, "images/%06zu.png", i);
+        snprintf(mask, sizeof mask, "masks/%06zu.png", i);
+        snprintf(path, sizeof path, "%s/%s", dir, image);
+        st = world_png_write(path, scene->rgb, WORLD_SIZE, WORLD_SIZE, 3, err);
+        if (st == XATTN_OK) {
+            snprintf(path, sizeof path, "%s/%s", dir, mask);
+            st = world_png_write(path, scene->mask, WORLD_SIZE, WORLD_SIZE, 1, err);
+        }
+        if (st == XATTN_OK) {
+            cJSON *j = world_scene_json(scene, i, split, image, mask);
+            char *line = j ? cJSON_PrintUnformatted(j) : NULL;
+            cJSON_Delete(j);
+            if (!line) {
+                st = xattn_fail(err, XATTN_ERR_NOMEM, "%s/truth.jsonl: out of memory", dir);
+            } else {
+                fputs(line, truth.fp);
+                fputc('\n', truth.fp);
+                cJSON_free(line);
+            }
+        }
+        if (st == XATTN_OK && ferror(truth.fp))
+            st = xattn_fail(err, XATTN_ERR_IO, "%s/truth.jsonl: cannot write", dir);
+        if (st == XATTN_OK && progress && ((i + 1) % 1000 == 0 || i + 1 == count) &&
+            progress((int)(i + 1), (int)count, user) != 0)
+            st = xattn_fail(err, XATTN_ERR_CANCELLED, "%s: cancelled after %zu images", dir, i + 1);
+        if (st != XATTN_OK) {
+            free(scene);
+            atomic_file_abort(&truth);
+            return st;
+        }
+    }
+    free(scene);
+
+    /* the images reach the disk before the files that declare the set finished */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || syncfs(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        atomic_file_abort(&truth);
+        return xattn_fail(err, XATTN_ERR_IO, "%s: cannot sync: %s", dir, strerror(e));
+    }
+    close(fd);
+    snprintf(path, sizeof path, "%s/world.json", dir);
+    cJSON *vocab = world_vocabulary_json(seed, split, count);
+    st = write_json_file(path, vocab, err);
+    cJSON_Delete(vocab);
+    if (st != XATTN_OK) {
+        atomic_file_abort(&truth);
+        return st;
+    }
+    return atomic_file_commit(&truth, err);
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# test_errors.sh — a wrong input or environment exits 1 with exactly one stderr line
+# "xattn: <file>: <problem>", nothing on stdout, and never leaves an output file (or a
+# temporary) behind. Needs no model: prompts are loaded and checked before the model.
+set -u
+: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
+export LC_ALL=C
+T="$XATTN_TEST_TMP/cli_errors"
+rm -rf "$T" && mkdir -p "$T/out" || exit 1
+fails=0
+
+# write_safetensors FILE HEADER_JSON DATA_BYTES: u64 little-endian header length, the header
+# padded with spaces to a multiple of 8, then DATA_BYTES zero bytes.
+write_safetensors() {
+    local file=$1 header=$2 nbytes=$3
+    while [ $(( ${#header} % 8 )) -ne 0 ]; do header+=" "; done
+    write_u64 "${#header}" >"$file"
+    printf '%s' "$header" >>"$file"
+    head -c "$nbytes" /dev/zero >>"$file"
+}
+write_u64() {
+    local n=$1 i
+    for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(( (n >> (8 * i)) & 255 )))"; done
+}
+
+# expect_fail CASE -- ARGS...: exit 1, one stderr line starting "xattn: ", empty stdout, and
+# nothing written into $T/out (outputs go there).
+expect_fail() {
+    local name=$1
+    shift 2
+    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
+    local got=$? lines left
+    lines=$(wc -l <"$T/stderr")
+    left=$(ls -A "$T/out")
+    if [ "$got" -ne 1 ]; then
+        echo "FAIL $name: expected exit 1 got $got, stderr: $(head -c 300 "$T/stderr")"
+        fails=$((fails + 1))
+    elif [ "$lines" -ne 1 ] || [ "$(head -c 7 "$T/stderr")" != "xattn: " ]; then
+        echo "FAIL $name: expected one stderr line starting 'xattn: ', got $lines: $(head -c 300 "$T/stderr")"
+        fails=$((fails + 1))
+    elif [ -s "$T/stdout" ]; then
+        echo "FAIL $name: expected nothing on stdout, got: $(head -c 300 "$T/stdout")"
+        fails=$((fails + 1))
+    elif [ -n "$left" ]; then
+        echo "FAIL $name: files left in the output folder: $left"
+        fails=$((fails + 1))
+    else
+        echo "ok $name"
+    fi
+    rm -rf "$T/out" && mkdir -p "$T/out"
+}
+
+# A well-formed prompt [3, 32] (zeros) and broken ones.
+GOOD="$T/good.safetensors"
+write_safetensors "$GOOD" '{"__metadata__":{"prompt":"a red circle","tokens":"[\"a\",\"red\",\"circle\"]"},"encoder_hidden_states":{"dtype":"F32","shape":[3,32],"data_offsets":[0,384]}}' 384
+TRUNCATED="$T/truncated.safetensors"
+printf 'abc' >"$TRUNCATED"
+PAST_END="$T/past-end.safetensors"
+{ write_u64 1000; printf '{}'; } >"$PAST_END"
+HUGE="$T/huge-header.safetensors"
+{ printf '\xff\xff\xff\xff\xff\xff\xff\xff'; printf '{}'; } >"$HUGE"
+NOT_JSON="$T/not-json.safetensors"
+{ write_u64 8; printf 'notjson!'; } >"$NOT_JSON"
+SHORT_DATA="$T/short-data.safetensors"
+write_safetensors "$SHORT_DATA" '{"encoder_hidden_states":{"dtype":"F32","shape":[3,32],"data_offsets":[0,384]}}' 100
+NO_TENSOR="$T/no-tensor.safetensors"
+write_safetensors "$NO_TENSOR" '{"something_else":{"dtype":"F32","shape":[3,32],"data_offsets":[0,384]}}' 384
+EMPTY="$T/empty.safetensors"
+: >"$EMPTY"
+mkdir -p "$T/model-without-config/unet"
+O="$T/out/x.png"
+
+expect_fail missing_model_folder -- generate -m "$T/no-such-model" -p "$GOOD" -o "$O"
+expect_fail model_without_unet_config -- generate -m "$T/model-without-config" -p "$GOOD" -o "$O"
+expect_fail model_is_a_file -- generate -m "$GOOD" -p "$GOOD" -o "$O"
+expect_fail missing_prompt -- generate -m "$T/no-such-model" -p "$T/no-such-prompt.safetensors" -o "$O"
+expect_fail missing_negative -- generate -m "$T/no-such-model" -p "$GOOD" -n "$T/no-such-negative.safetensors" -o "$O"
+expect_fail truncated_prompt -- generate -m "$T/no-such-model" -p "$TRUNCATED" -o "$O"
+expect_fail empty_prompt -- generate -m "$T/no-such-model" -p "$EMPTY" -o "$O"
+expect_fail header_past_end -- generate -m "$T/no-such-model" -p "$PAST_END" -o "$O"
+expect_fail header_length_huge -- generate -m "$T/no-such-model" -p "$HUGE" -o "$O"
+expect_fail header_not_json -- generate -m "$T/no-such-model" -p "$NOT_JSON" -o "$O"
+expect_fail data_shorter_than_offsets -- generate -m "$T/no-such-model" -p "$SHORT_DATA" -o "$O"
+expect_fail prompt_without_embeddings -- generate -m "$T/no-such-model" -p "$NO_TENSOR" -o "$O"
+expect_fail truncated_batch -- generate -m "$T/no-such-model" -p "$TRUNCATED" --batch 3 -o "$O"
+
+expect_fail output_folder_missing -- generate -m "$T/no-such-model" -p "$GOOD" -o /nonexistent-dir/x.png
+[ -e /nonexistent-dir/x.png ] && { echo "FAIL output_folder_missing: /nonexistent-dir/x.png exists"; fails=$((fails + 1)); }
+mkdir -p "$T/a-folder.png"
+expect_fail output_is_a_folder -- generate -m "$T/no-such-model" -p "$GOOD" -o "$T/a-folder.png"
+mkdir -p "$T/b-1.png"
+expect_fail batch_output_is_a_folder -- generate -m "$T/no-such-model" -p "$GOOD" --batch 2 -o "$T/b.png"
+[ -e "$T/b-0.png" ] && { echo "FAIL batch_output_is_a_folder: $T/b-0.png was written"; fails=$((fails + 1)); }
+
+expect_fail info_missing_file -- info "$T/no-such-file.safetensors"
+expect_fail info_truncated -- info "$TRUNCATED"
+expect_fail info_header_past_end -- info "$PAST_END"
+expect_fail info_empty_file -- info "$EMPTY"
+printf 'hello, world\n' >"$T/text.txt"
+expect_fail info_text_file -- info "$T/text.txt"
+{ printf '\x89PNG\r\n\x1a\n'; printf 'garbage'; } >"$T/broken.png"
+expect_fail info_broken_png -- info "$T/broken.png"
+expect_fail info_folder_not_a_model -- info "$T/model-without-config"
+expect_fail info_json_missing_file -- info --json "$T/no-such-file"
+
+[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }

@@ -1,0 +1,384 @@
+/* test_scheduler.c — DDIM / DDPM against diffusers (tests/data/schedulers/<case>.json, dumped by
+ * tools/dump_scheduler_reference.py): each case's scheduler_config.json (as diffusers wrote it)
+ * is loaded from a temp file, then timesteps (exact), alphas_cumprod, three steps' prev_sample
+ * (2e-6), add_noise and the img2img first step are compared. Then the refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the above */
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sampler/scheduler.h"
+#include "test_util.h"
+
+/* Steps take a few float sqrts. torch's x86 builds compute sqrt with MKL's vector math, which is
+ * off by one ulp for ~20% of inputs, where sqrtf is correctly rounded: the only difference left
+ * (with torch's sqrt values a float emulation of these steps is bit-exact). */
+#define STEP_ATOL 2e-6
+/* alphas_cumprod are reproduced bit for bit, except after the zero-SNR rescale (a sqrt). */
+#define ALPHA_ATOL 0.0
+#define ALPHA_RESCALED_ATOL 5e-7
+
+static cJSON *load_json(const char *rel) {
+    const char *path = source_path(rel);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s (run tools/dump_scheduler_reference.py)", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    assert_true(len > 0);
+    char *text = malloc((size_t)len + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    text[len] = '\0';
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) fail_msg("%s: not valid JSON", path);
+    return root;
+}
+
+static const cJSON *get(const cJSON *obj, const char *key) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!item) fail_msg("reference JSON lacks \"%s\"", key);
+    return item;
+}
+
+/* values[n] of a JSON number array, as float (the file holds float32 values exactly). */
+static float *json_floats(const cJSON *array, size_t *n) {
+    assert_true(cJSON_IsArray(array));
+    *n = (size_t)cJSON_GetArraySize(array);
+    float *v = malloc((*n ? *n : 1) * sizeof *v);
+    assert_non_null(v);
+    size_t i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, array) v[i++] = (float)item->valuedouble;
+    return v;
+}
+
+/* Writes text to "<temp_dir(scheduler)>/<name>" and returns the path (static buffer). */
+static const char *write_temp(const char *name, const char *text) {
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/%s", temp_dir("scheduler"), name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* One reference case; returns the number of failed comparisons. */
+static int check_case(const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/data/schedulers/%s.json", name);
+    cJSON *ref = load_json(rel);
+    int failures = 0;
+
+    char *config_text = cJSON_Print(get(ref, "config"));
+    char file[300];
+    snprintf(file, sizeof file, "%s.scheduler_config.json", name);
+    const char *config_path = write_temp(file, config_text);
+    free(config_text);
+    scheduler_config cfg;
+    xattn_error err = {0};
+    xattn_status st = scheduler_config_load(config_path, &cfg, &err);
+    if (st) fail_msg("%s: %s", name, err.msg);
+
+    xattn_sampler_kind kind = strcmp(get(ref, "sampler")->valuestring, "ddpm") == 0
+                                  ? XATTN_SAMPLER_DDPM
+                                  : XATTN_SAMPLER_DDIM;
+    int n_steps = get(ref, "n_steps")->valueint;
+    float eta = (float)get(ref, "eta")->valuedouble;
+    scheduler *s = NULL;
+    st = scheduler_new(&cfg, kind, n_steps, eta, &s, &err);
+    if (st) fail_msg("%s: %s", name, err.msg);
+
+    /* timesteps, exactly */
+    const cJSON *ts = get(ref, "timesteps");
+    assert_int_equal(scheduler_n_steps(s), cJSON_GetArraySize(ts));
+    for (int i = 0; i < n_steps; i++) {
+        int want = cJSON_GetArrayItem(ts, i)->valueint, got = scheduler_timestep(s, i);
+        if (got != want) {
+            printf("FAIL %s: timesteps[%d] = %d, diffusers %d\n", name, i, got, want);
+            failures++;
+            break;
+        }
+    }
+
+    /* alphas_cumprod at a few indices */
+    size_t n_ac, n_idx;
+    float *ac_want = json_floats(get(ref, "alphas_cumprod"), &n_ac);
+    float *ac_idx = json_floats(get(ref, "alphas_cumprod_indices"), &n_idx);
+    assert_int_equal(n_ac, n_idx);
+    float ac_got[16];
+    assert_true(n_ac <= 16);
+    for (size_t k = 0; k < n_ac; k++) ac_got[k] = scheduler_alpha_cumprod(s, (int)ac_idx[k]);
+    char what[256];
+    snprintf(what, sizeof what, "%s alphas_cumprod", name);
+    failures += compare_arrays(what, ac_got, ac_want, n_ac,
+                               cfg.rescale_betas_zero_snr ? ALPHA_RESCALED_ATOL : ALPHA_ATOL);
+    free(ac_want);
+    free(ac_idx);
+
+    /* three steps from the same sample and model output */
+    size_t n, n_mo;
+    float *sample = json_floats(get(ref, "sample"), &n);
+    float *model_output = json_floats(get(ref, "model_output"), &n_mo);
+    assert_int_equal(n, n_mo);
+    float *prev = malloc(n * sizeof *prev);
+    assert_non_null(prev);
+    const cJSON *step;
+    cJSON_ArrayForEach(step, get(ref, "steps")) {
+        int i = get(step, "index")->valueint;
+        assert_int_equal(scheduler_timestep(s, i), get(step, "timestep")->valueint);
+        int uses_noise = cJSON_IsTrue(get(step, "uses_noise"));
+        if (scheduler_step_uses_noise(s, i) != uses_noise) {
+            printf("FAIL %s: step %d uses noise %d, diffusers %d\n", name, i,
+                   scheduler_step_uses_noise(s, i), uses_noise);
+            failures++;
+        }
+        size_t n_noise, n_want;
+        float *noise = json_floats(get(step, "noise"), &n_noise);
+        float *want = json_floats(get(step, "prev_sample"), &n_want);
+        assert_int_equal(n_noise, n);
+        assert_int_equal(n_want, n);
+        scheduler_step(s, i, model_output, sample, uses_noise ? noise : NULL, prev, n);
+        snprintf(what, sizeof what, "%s step %d (t=%d) prev_sample", name, i,
+                 scheduler_timestep(s, i));
+        failures += compare_arrays(what, prev, want, n, STEP_ATOL);
+        free(noise);
+        free(want);
+    }
+
+    /* img2img: first step for a strength, and add_noise at that step's timestep */
+    size_t n_strength, n_first;
+    float *strengths = json_floats(get(ref, "strengths"), &n_strength);
+    float *first = json_floats(get(ref, "first_steps"), &n_first);
+    assert_int_equal(n_strength, n_first);
+    const cJSON *strength_item = get(ref, "strengths")->child;
+    for (size_t k = 0; k < n_strength; k++, strength_item = strength_item->next) {
+        int got = scheduler_first_step_for_strength(s, strength_item->valuedouble);
+        if (got != (int)first[k]) {
+            printf("FAIL %s: first step for strength %g is %d, diffusers %d\n", name,
+                   strength_item->valuedouble, got, (int)first[k]);
+            failures++;
+        }
+    }
+    free(strengths);
+    free(first);
+    const cJSON *an = get(ref, "add_noise");
+    size_t n_an_noise, n_noisy;
+    float *an_noise = json_floats(get(an, "noise"), &n_an_noise);
+    float *noisy_want = json_floats(get(an, "noisy"), &n_noisy);
+    assert_int_equal(n_an_noise, n);
+    st = scheduler_add_noise(s, get(an, "timestep")->valueint, sample, an_noise, prev, n, &err);
+    assert_int_equal(st, XATTN_OK);
+    snprintf(what, sizeof what, "%s add_noise", name);
+    failures += compare_arrays(what, prev, noisy_want, n, STEP_ATOL);
+    free(an_noise);
+    free(noisy_want);
+
+    free(prev);
+    free(sample);
+    free(model_output);
+    scheduler_free(s);
+    cJSON_Delete(ref);
+    return failures;
+}
+
+static void test_cases_match_diffusers(void **state) {
+    (void)state;
+    cJSON *index = load_json("tests/data/schedulers/cases.json");
+    int n_cases = 0, failures = 0;
+    const cJSON *name;
+    cJSON_ArrayForEach(name, get(index, "cases")) {
+        failures += check_case(name->valuestring);
+        n_cases++;
+    }
+    printf("%d scheduler cases, %d failed comparisons\n", n_cases, failures);
+    assert_true(n_cases >= 15);
+    assert_int_equal(failures, 0);
+    cJSON_Delete(index);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Refusals                                                                                    */
+
+/* Loads a config written to a temp file; returns the status, the message in err. */
+static xattn_status load_text(const char *name, const char *text, scheduler_config *cfg,
+                              xattn_error *err, const char **path_out) {
+    const char *path = write_temp(name, text);
+    if (path_out) *path_out = path;
+    memset(err, 0, sizeof *err);
+    return scheduler_config_load(path, cfg, err);
+}
+
+static void expect_message(const xattn_error *err, const char *needle) {
+    printf("refused: %s\n", err->msg);
+    if (!strstr(err->msg, needle)) fail_msg("message \"%s\" lacks \"%s\"", err->msg, needle);
+}
+
+static void test_refuses_thresholding(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    xattn_status st = load_text("thresholding.json",
+                                "{\"_class_name\": \"DDIMScheduler\", \"thresholding\": true}",
+                                &cfg, &err, NULL);
+    assert_int_equal(st, XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "thresholding true is not supported");
+}
+
+static void test_refuses_unknown_beta_schedule(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    const char *path;
+    xattn_status st = load_text("foo.json", "{\"beta_schedule\": \"foo\"}", &cfg, &err, &path);
+    assert_int_equal(st, XATTN_ERR_UNSUPPORTED);
+    char want[4200];
+    snprintf(want, sizeof want,
+             "%s: beta_schedule \"foo\" is not supported (linear, scaled_linear, "
+             "squaredcos_cap_v2)",
+             path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(err.status, XATTN_ERR_UNSUPPORTED);
+}
+
+static void test_refuses_wrong_types(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    assert_int_equal(load_text("t1.json", "{\"num_train_timesteps\": \"1000\"}", &cfg, &err, NULL),
+                     XATTN_ERR_FORMAT);
+    expect_message(&err, "num_train_timesteps must be an integer, not a string");
+    assert_int_equal(load_text("t2.json", "{\"clip_sample\": 1}", &cfg, &err, NULL),
+                     XATTN_ERR_FORMAT);
+    expect_message(&err, "clip_sample must be true or false, not a number");
+    assert_int_equal(load_text("t3.json", "{\"prediction_type\": null}", &cfg, &err, NULL),
+                     XATTN_ERR_FORMAT);
+    expect_message(&err, "prediction_type must be a string, not null");
+    assert_int_equal(load_text("t4.json", "{\"steps_offset\": 1.5}", &cfg, &err, NULL),
+                     XATTN_ERR_FORMAT);
+    expect_message(&err, "steps_offset must be an integer");
+    assert_int_equal(load_text("t5.json", "[1, 2]", &cfg, &err, NULL), XATTN_ERR_FORMAT);
+    expect_message(&err, "not a JSON object");
+    assert_int_equal(load_text("t6.json", "{\"beta_start\": 0.0001,", &cfg, &err, NULL),
+                     XATTN_ERR_FORMAT);
+    expect_message(&err, "not valid JSON");
+    assert_int_equal(load_text("t7.json", "{\"num_train_timesteps\": 0}", &cfg, &err, NULL),
+                     XATTN_ERR_VALUE);
+    expect_message(&err, "num_train_timesteps 0 is outside 1..");
+}
+
+static void test_refuses_other_values(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    assert_int_equal(load_text("v1.json", "{\"prediction_type\": \"x0\"}", &cfg, &err, NULL),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "prediction_type \"x0\" is not supported (epsilon, v_prediction, sample)");
+    assert_int_equal(load_text("v2.json", "{\"timestep_spacing\": \"karras\"}", &cfg, &err, NULL),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "timestep_spacing \"karras\" is not supported");
+    assert_int_equal(load_text("v3.json", "{\"_class_name\": \"PNDMScheduler\"}", &cfg, &err, NULL),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "_class_name \"PNDMScheduler\" is not supported");
+    assert_int_equal(load_text("v4.json", "{\"trained_betas\": [0.1, 0.2]}", &cfg, &err, NULL),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "trained_betas is not supported");
+    assert_int_equal(load_text("v5.json", "{\"rescale_betas_zero_snr\": true}", &cfg, &err, NULL),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "rescale_betas_zero_snr true needs prediction_type v_prediction");
+    assert_int_equal(load_text("v6.json", "{\"variance_type\": \"weird\"}", &cfg, &err, NULL),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "variance_type \"weird\" is not supported (fixed_small, fixed_large)");
+
+    /* learned variance: fine for DDIM (from_config ignores the key), refused by DDPM */
+    assert_int_equal(load_text("v7.json",
+                               "{\"_class_name\": \"DDPMScheduler\", \"variance_type\": "
+                               "\"learned_range\"}",
+                               &cfg, &err, NULL),
+                     XATTN_OK);
+    scheduler *s = NULL;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 10, 0.0f, &s, &err), XATTN_OK);
+    scheduler_free(s);
+    s = NULL;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDPM, 10, 0.0f, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    assert_null(s);
+    expect_message(&err, "variance_type \"learned_range\" is not supported by the ddpm sampler");
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(scheduler_config_load("/nonexistent/scheduler_config.json", &cfg, &err),
+                     XATTN_ERR_IO);
+    expect_message(&err, "/nonexistent/scheduler_config.json: ");
+}
+
+static void test_refuses_bad_sampler_arguments(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err = {0};
+    scheduler *s = NULL;
+    scheduler_config_init(&cfg);
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 0, 0.0f, &s, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "--steps: 0 is outside 1..1000");
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDPM, 1001, 0.0f, &s, &err),
+                     XATTN_ERR_VALUE);
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 10, -0.5f, &s, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "--eta");
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 10, NAN, &s, &err), XATTN_ERR_VALUE);
+    assert_null(s);
+
+    /* leading timesteps + steps_offset past N - 1 */
+    cfg.steps_offset = 1;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 1000, 0.0f, &s, &err),
+                     XATTN_ERR_VALUE);
+    expect_message(&err, "steps_offset 1 with 1000 steps gives timestep 1000");
+    /* a schedule with alphas_cumprod outside (0, 1) */
+    scheduler_config_init(&cfg);
+    cfg.beta_end = 1.5;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 10, 0.0f, &s, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "outside (0, 1)");
+    scheduler_config_init(&cfg);
+    cfg.beta_start = 0.0;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDPM, 10, 0.0f, &s, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "alphas_cumprod[0] = 1");
+    assert_null(s);
+}
+
+/* diffusers' defaults when a key is absent; unknown keys ignored. */
+static void test_defaults(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    assert_int_equal(load_text("empty.json", "{\"skip_prk_steps\": true}", &cfg, &err, NULL),
+                     XATTN_OK);
+    assert_int_equal(cfg.num_train_timesteps, 1000);
+    assert_true(cfg.beta_start == 0.0001 && cfg.beta_end == 0.02);
+    assert_int_equal(cfg.beta_schedule, SCHEDULER_BETA_LINEAR);
+    assert_true(cfg.clip_sample && cfg.set_alpha_to_one && !cfg.thresholding);
+    assert_int_equal(cfg.steps_offset, 0);
+    assert_int_equal(cfg.timestep_spacing, SCHEDULER_SPACING_LEADING);
+    assert_int_equal(cfg.variance_type, SCHEDULER_VARIANCE_FIXED_SMALL);
+    assert_string_equal(scheduler_prediction_name(&cfg), "epsilon");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cases_match_diffusers),
+        cmocka_unit_test(test_refuses_thresholding),
+        cmocka_unit_test(test_refuses_unknown_beta_schedule),
+        cmocka_unit_test(test_refuses_wrong_types),
+        cmocka_unit_test(test_refuses_other_values),
+        cmocka_unit_test(test_refuses_bad_sampler_arguments),
+        cmocka_unit_test(test_defaults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Train the shapes-world model: a diffusers UNet2DConditionModel conditioned on
+all-MiniLM-L6-v2 caption embeddings, exported as a diffusers folder that xattn loads.
+
+    tools/train.py                       # train (or resume) with the defaults below
+    tools/train.py --export-only         # write weights/shapes32 from the latest checkpoint
+    tools/train.py --bench               # images/s of one training step, then exit
+
+State lives outside the repository (default ~/.cache/xattn-train): the dataset drawn by
+`xattn dataset`, its decoded images, the caption-embedding cache and the checkpoint. The
+checkpoint is written atomically (temporary file + rename) every --checkpoint-minutes, so a
+killed run resumes where it stopped. Runs on the CPU (--threads, default 1 so one core stays
+free) or on CUDA when present.
+
+Recipe (see weights/shapes32/MODEL_CARD.md for what was tried): v-prediction on a cosine
+(squaredcos_cap_v2) schedule, min-SNR-5 loss weighting, AdamW with warm-up and cosine decay,
+EMA of the weights, 10% guidance dropout to the empty prompt.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+MODEL_CONFIG = dict(
+    sample_size=32,
+    in_channels=3,
+    out_channels=3,
+    block_out_channels=(32, 64, 64),
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    layers_per_block=1,
+    attention_head_dim=4,  # diffusers' legacy name: the number of heads
+    norm_num_groups=16,
+    cross_attention_dim=384,
+    use_linear_projection=True,
+)
+SCHEDULE = dict(
+    num_train_timesteps=1000,
+    beta_schedule="squaredcos_cap_v2",
+    prediction_type="v_prediction",
+    clip_sample=False,
+)
+MAX_TOKENS = 32  # captions are short; longer ones are cut (and reported)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# data: images from `xattn dataset`, captions encoded once
+
+
+def ensure_dataset(data_dir, count, seed, xattn_bin):
+    truth = os.path.join(data_dir, "truth.jsonl")
+    if os.path.exists(truth):
+        return
+    log(f"drawing {count} training images into {data_dir}")
+    subprocess.run([xattn_bin, "dataset", "-o", data_dir, "--count", str(count), "--seed",
+                    str(seed), "--split", "train"], check=True)
+
+
+def load_images(data_dir, records):
+    """uint8 [N, 32, 32, 3], decoded once into images.npy."""
+    cache = os.path.join(data_dir, "images.npy")
+    if os.path.exists(cache):
+        return np.load(cache, mmap_mode="r")
+    from PIL import Image
+
+    log(f"decoding {len(records)} images")
+    arr = np.zeros((len(records), 32, 32, 3), np.uint8)
+    for i, r in enumerate(records):
+        arr[i] = np.asarray(Image.open(os.path.join(data_dir, r["image"])).convert("RGB"))
+    np.save(cache + ".tmp.npy", arr)
+    os.replace(cache + ".tmp.npy", cache)
+    return arr
+
+
+def load_embeddings(data_dir, captions):
+    """float16 [U, MAX_TOKENS, 384] for the U unique captions, their lengths, and each image's
+    caption index; encoded once with all-MiniLM-L6-v2 (encode_prompt.encode) into a cache."""
+    path = os.path.join(data_dir, "captions-minilm.npz")
+    unique = sorted(set(captions))
+    if os.path.exists(path):
+        z = np.load(path, allow_pickle=False)
+        if list(z["captions"]) == unique:
+            index = {c: i for i, c in enumerate(unique)}
+            return z["emb"], z["lengths"], np.array([index[c] for c in captions], np.int64)
+    from encode_prompt import encode
+
+    log(f"encoding {len(unique)} unique captions")
+    emb = np.zeros((len(unique), MAX_TOKENS, 384), np.float16)
+    lengths = np.zeros(len(unique), np.int64)
+    t0, cut = time.time(), 0
+    for start in range(0, len(unique), 256):
+        for j, (e, _tokens) in enumerate(encode(unique[start:start + 256])):
+            n = min(len(e), MAX_TOKENS)
+            cut += len(e) > MAX_TOKENS
+            emb[start + j, :n] = e[:n]
+            lengths[start + j] = n
+        if start % 10240 == 0:
+            log(f"  {start + 256}/{len(unique)} captions, {time.time() - t0:.0f} s")
+    if cut:
+        log(f"warning: {cut} captions longer than {MAX_TOKENS} tokens were cut")
+    np.savez(path + ".tmp.npz", emb=emb, lengths=lengths, captions=np.array(unique))
+    os.replace(path + ".tmp.npz", path)
+    index = {c: i for i, c in enumerate(unique)}
+    return emb, lengths, np.array([index[c] for c in captions], np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# model, schedule, checkpoint
+
+
+def build(device):
+    import torch
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**MODEL_CONFIG).to(device)
+    ema = UNet2DConditionModel(**MODEL_CONFIG).to(device)
+    ema.load_state_dict(unet.state_dict())
+    ema.requires_grad_(False)
+    return unet, ema, DDPMScheduler(**SCHEDULE)
+
+
+def lr_at(step, args):
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    p = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def save_checkpoint(path, unet, ema, opt, step, images_seen, seconds, rng_state):
+    import torch
+
+    tmp = path + ".tmp"
+    torch.save(dict(unet=unet.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(),
+                    step=step, images_seen=images_seen, seconds=seconds, rng=rng_state,
+                    config=MODEL_CONFIG, schedule=SCHEDULE), tmp)
+    os.replace(tmp, path)
+
+
+def export(ckpt, out_dir, hardware):
+    """EMA weights -> out_dir in the diffusers layout, plus null_prompt and MODEL_CARD facts."""
+    import torch
+    from diffusers import DDIMScheduler, UNet2DConditionModel
+    from encode_prompt import ENCODER_NAME, encode, save_prompt
+
+    unet = UNet2DConditionModel(**ckpt["config"])
+    unet.load_state_dict(ckpt["ema"])
+    tmp = out_dir + ".tmp-export"
+    if os.path.exists(tmp):
+        import shutil
+
+        shutil.rmtree(tmp)
+    unet.save_pretrained(os.path.join(tmp, "unet"), safe_serialization=True)
+    DDIMScheduler(**ckpt["schedule"], timestep_spacing="trailing", set_alpha_to_one=True) \
+        .save_pretrained(os.path.join(tmp, "scheduler"))
+    emb, tokens = encode([""])[0]
+    save_prompt(os.path.join(tmp, "null_prompt.safetensors"), "", emb, tokens, ENCODER_NAME)
+    facts = dict(step=ckpt["step"], images_seen=ckpt["images_seen"],
+                 train_seconds=round(ckpt["seconds"]), hardware=hardware,
+                 parameters=sum(p.numel() for p in unet.parameters()),
+                 config=ckpt["config"], schedule=ckpt["schedule"])
+    with open(os.path.join(tmp, "training.json"), "w") as f:
+        json.dump(facts, f, indent=2)
+    card = os.path.join(out_dir, "MODEL_CARD.md")
+    if os.path.exists(card):  # the card is written by hand around these facts: keep it
+        import shutil
+
+        shutil.copy(card, os.path.join(tmp, "MODEL_CARD.md"))
+    if os.path.exists(out_dir):
+        old = out_dir + ".old"
+        os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        import shutil
+
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, out_dir)
+    log(f"exported step {ckpt['step']} ({ckpt['images_seen']} images) to {out_dir}")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--state", default=os.path.expanduser("~/.cache/xattn-train"))
+    ap.add_argument("--count", type=int, default=200000, help="training images drawn")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=40000, help="optimizer steps in the LR schedule")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--uncond", type=float, default=0.1, help="guidance dropout probability")
+    ap.add_argument("--snr-gamma", type=float, default=5.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    ap.add_argument("--export-every", type=int, default=0, help="also export every N steps")
+    ap.add_argument("--out", default=os.path.join(ROOT, "weights", "shapes32"))
+    ap.add_argument("--xattn", default=os.path.join(ROOT, "build", "xattn"))
+    ap.add_argument("--export-only", action="store_true")
+    ap.add_argument("--bench", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    hardware = torch.cuda.get_device_name() if device == "cuda" else \
+        f"CPU, {args.threads} thread(s), torch {torch.__version__}"
+    os.makedirs(args.state, exist_ok=True)
+    ckpt_path = os.path.join(args.state, "checkpoint.pt")
+
+    if args.export_only:
+        export(torch.load(ckpt_path, map_location="cpu", weights_only=False), args.out, hardware)
+        return 0
+
+    unet, ema, sched = build(device)
+    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.01)
+    acp = sched.alphas_cumprod.to(device)
+    snr_all = acp / (1 - acp)
+
+    if args.bench:
+        x = torch.randn(args.batch, 3, 32, 32, device=device)
+        e = torch.randn(args.batch, 16, 384, device=device)
+        for i in range(5):
+            if i == 1:
+                t0 = time.time()
+            t = torch.randint(0, 1000, (args.batch,), device=device)
+            loss = (unet(x, t, e).sample - x).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        log(f"{args.batch * 4 / (time.time() - t0):.1f} images/s on {hardware}, "
+            f"{sum(p.numel() for p in unet.parameters())} parameters")
+        return 0
+
+    data_dir = os.path.join(args.state, f"data-{args.count}-{args.seed}")
+    ensure_dataset(data_dir, args.count, args.seed, args.xattn)
+    with open(os.path.join(data_dir, "truth.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    images = load_images(data_dir, records)
+    emb, lengths, cap_index = load_embeddings(data_dir, [r["caption"] for r in records])
+    from encode_prompt import encode
+
+    null_emb, _ = encode([""])[0]
+    null = torch.zeros(MAX_TOKENS, 384)
+    null[:len(null_emb)] = torch.from_numpy(null_emb)
+    null_mask = torch.zeros(MAX_TOKENS)
+    null_mask[:len(null_emb)] = 1
+    emb_t = torch.from_numpy(np.asarray(emb))  # float16, converted per batch
+    lengths_t = torch.from_numpy(lengths)
+    log(f"{len(records)} images, {len(emb)} unique captions")
+
+    step, images_seen, seconds = 0, 0, 0.0
+    gen = torch.Generator().manual_seed(args.seed)
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        unet.load_state_dict(ck["unet"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, images_seen, seconds = ck["step"], ck["images_seen"], ck["seconds"]
+        gen.set_state(ck["rng"])
+        log(f"resumed at step {step} ({images_seen} images, {seconds / 3600:.2f} h)")
+
+    n = len(records)
+    last_ckpt, t_run, loss_avg = time.time(), time.time(), None
+    positions = torch.arange(MAX_TOKENS)
+    while step < args.steps:
+        t_step = time.time()
+        idx = torch.randint(0, n, (args.batch,), generator=gen)
+        x0 = torch.from_numpy(np.stack([images[i] for i in idx.tolist()])).permute(0, 3, 1, 2)
+        x0 = (x0.float() / 127.5 - 1.0).to(device)
+        ci = torch.from_numpy(cap_index[idx.numpy()])
+        text = emb_t[ci].float()
+        mask = (positions[None, :] < lengths_t[ci][:, None]).float()
+        drop = torch.rand(args.batch, generator=gen) < args.uncond
+        text[drop] = null
+        mask[drop] = null_mask
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        t = torch.randint(0, 1000, (args.batch,), generator=gen).to(device)
+        xt = sched.add_noise(x0, noise, t)
+        target = sched.get_velocity(x0, noise, t)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args)
+        pred = unet(xt, t, text.to(device), encoder_attention_mask=mask.to(device)).sample
+        snr = snr_all[t]
+        weight = torch.clamp(snr, max=args.snr_gamma) / (snr + 1)  # min-SNR for v-prediction
+        loss = (weight * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(args.ema, (1 + step) / (10 + step))
+            for pe, p in zip(ema.parameters(), unet.parameters()):
+                pe.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        step += 1
+        images_seen += args.batch
+        seconds += time.time() - t_step
+        loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+        if step % 50 == 0:
+            log(f"step {step}/{args.steps} loss {loss_avg:.4f} lr {lr_at(step, args):.2e} "
+                f"{args.batch * 50 / (time.time() - t_run):.1f} img/s, {images_seen} images, "
+                f"{seconds / 3600:.2f} h")
+            t_run = time.time()
+        if time.time() - last_ckpt > args.checkpoint_minutes * 60 or step == args.steps:
+            save_checkpoint(ckpt_path, unet, ema, opt, step, images_seen, seconds, gen.get_state())
+            last_ckpt = time.time()
+            log(f"checkpoint at step {step}")
+        if args.export_every and step % args.export_every == 0:
+            save_checkpoint(ckpt_path, unet, ema, opt, step, images_seen, seconds, gen.get_state())
+            export(torch.load(ckpt_path, map_location="cpu", weights_only=False), args.out, hardware)
+    export(torch.load(ckpt_path, map_location="cpu", weights_only=False), args.out, hardware)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
