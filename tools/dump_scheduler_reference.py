@@ -6,6 +6,7 @@ Writes tests/data/schedulers/:
                   kernel and from its portable ("default") kernel, each run in a subprocess with
                   ATEN_CPU_CAPABILITY set;
   cases.json      the list of scheduler cases;
+  timesteps.json  set_timesteps for each spacing and several step counts;
   <case>.json     one DDIMScheduler / DDPMScheduler case: the scheduler_config.json diffusers
                   writes, the timesteps, alphas_cumprod at a few indices, and three steps from a
                   fixed sample / model output / noise with the prev_sample diffusers computes.
@@ -215,6 +216,24 @@ def dump_case(name, config_class, sampler_class, n_steps, eta, keys):
     })
 
 
+def dump_timesteps():
+    """DDIMScheduler.set_timesteps for many step counts; diffusers' trailing spacing sometimes
+    lists n + 1 timesteps (the last -1): xattn keeps the first n."""
+    from diffusers import DDIMScheduler
+
+    cases = []
+    for n_train, counts in [(1000, [1, 2, 3, 7, 61, 101, 333]), (1024, [1, 3, 7, 61, 100])]:
+        for spacing in ["leading", "trailing", "linspace"]:
+            for n in counts:
+                sched = DDIMScheduler(num_train_timesteps=n_train, timestep_spacing=spacing,
+                                      steps_offset=1 if spacing == "leading" else 0)
+                sched.set_timesteps(n)
+                cases.append({"num_train_timesteps": n_train, "spacing": spacing, "n": n,
+                              "steps_offset": sched.config.steps_offset,
+                              "timesteps": [int(t) for t in sched.timesteps]})
+    write_json(os.path.join(OUT_DIR, "timesteps.json"), {"cases": cases})
+
+
 def main():
     if "--rng-streams" in sys.argv:
         json.dump(rng_streams(sys.argv[sys.argv.index("--rng-streams") + 1]), sys.stdout)
@@ -224,6 +243,7 @@ def main():
 
     os.makedirs(OUT_DIR, exist_ok=True)
     dump_rng()
+    dump_timesteps()
     for case in CASES:
         dump_case(*case)
     write_json(os.path.join(OUT_DIR, "cases.json"), {

@@ -6,7 +6,9 @@
         [--raw OUT.safetensors] -o OUT.png
 
 prints one JSON line on stdout:
-    {"seconds_per_image": sampling time / batch, "load_seconds": ..., "peak_rss_mb": ..., ...}
+    {"seconds_per_image": sampling time / batch, "load_seconds": model + prompt loading,
+     "warmup_seconds": one untimed forward before sampling (--no-warmup skips it),
+     "peak_rss_mb": ru_maxrss, ...}
 
 The algorithm (sample()):
     scheduler = DDIMScheduler/DDPMScheduler.from_config(model's scheduler config)
@@ -205,6 +207,17 @@ def sample(unet, scheduler, cond_emb, cond_mask, uncond_emb, uncond_mask, seed, 
     return latents
 
 
+def warmup(unet, batch, guided, n_tokens):
+    """One untimed U-Net forward of the sampling batch's shape (draws no random numbers)."""
+    c = unet.config
+    n = 2 * batch if guided else batch
+    x = torch.zeros([n, c.in_channels, c.sample_size, c.sample_size])
+    text = torch.zeros([n, n_tokens, c.cross_attention_dim])
+    with torch.no_grad():
+        unet(x, torch.tensor(500), encoder_hidden_states=text,
+             encoder_attention_mask=torch.ones([n, n_tokens]))
+
+
 # --- output ------------------------------------------------------------------------------------
 
 def to_pixels(image):
@@ -245,6 +258,8 @@ def main(argv=None):
     ap.add_argument("--eta", type=float, default=0.0)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("-t", "--threads", type=int, default=0, help="0 = torch's default")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="skip the untimed warm-up forward (its time is reported apart)")
     ap.add_argument("--raw", help="also write the float images [B, C, S, S] to this safetensors")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
@@ -264,6 +279,12 @@ def main(argv=None):
         unc = umask = None
     load_s = time.perf_counter() - t0
 
+    # torch's first forward builds its kernels (seconds); time it apart from the sampling
+    t2 = time.perf_counter()
+    if args.warmup:
+        warmup(unet, args.batch, args.cfg > 1.0, cond.shape[0])
+    warmup_s = time.perf_counter() - t2
+
     t1 = time.perf_counter()
     images = sample(unet, sched_config, cond, cmask, unc, umask, args.seed, args.steps, args.cfg,
                     args.sampler, args.eta, args.batch, args.threads)
@@ -280,7 +301,8 @@ def main(argv=None):
              "model": args.model})
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
     print(json.dumps({"seconds_per_image": sample_s / args.batch, "sample_seconds": sample_s,
-                      "load_seconds": load_s, "peak_rss_mb": round(rss_mb, 1),
+                      "load_seconds": load_s, "warmup_seconds": warmup_s,
+                      "peak_rss_mb": round(rss_mb, 1),
                       "batch": args.batch, "steps": args.steps, "threads":
                       torch.get_num_threads()}))
     return 0

@@ -49,7 +49,7 @@ SCHEDULE = dict(
     prediction_type="v_prediction",
     clip_sample=False,
 )
-MAX_TOKENS = 32  # captions are short; longer ones are cut (and reported)
+MAX_TOKENS = 24  # captions are at most ~20 tokens; longer ones are cut (and reported)
 
 
 def log(msg):
@@ -66,7 +66,7 @@ def ensure_dataset(data_dir, count, seed, xattn_bin):
         return
     log(f"drawing {count} training images into {data_dir}")
     subprocess.run([xattn_bin, "dataset", "-o", data_dir, "--count", str(count), "--seed",
-                    str(seed), "--split", "train"], check=True)
+                    str(seed), "--split", "train", "--format", "npy"], check=True)
 
 
 def load_images(data_dir, records):

@@ -32,11 +32,6 @@ typedef struct png_file_info {
 xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_error *err);
 void png_file_info_free(png_file_info *info);
 
-#ifndef PNG_H /* transitional spellings for callers that do not include <png.h>; do not use */
-#define png_info png_file_info
-#define png_read_info png_read_file_info
-#define png_info_free png_file_info_free
-#endif
 
 /* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. */
 xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,

@@ -364,7 +364,8 @@ static void compute_timesteps(const scheduler_config *cfg, int n_steps, int *tim
         double second = (double)n_train - ratio;
         double delta = second - (double)n_train;
         for (int k = 0; k < n_steps; k++) {
-            double v = k == 0 ? (double)n_train : k == 1 ? second : (double)n_train + k * delta;
+            double offset = k * delta; /* a statement of its own: never a fused multiply-add */
+            double v = k == 0 ? (double)n_train : k == 1 ? second : (double)n_train + offset;
             timesteps[k] = (int)nearbyint(v) - 1; /* np.round: half to even */
         }
         break;

@@ -17,17 +17,18 @@ const char *const world_color_names[WORLD_N_COLORS] = {"red",    "green",  "blue
 /* Well apart: the closest two (yellow, orange) differ by ~100 in RGB; gray (a background only)
  * is >= 110 from every object colour. */
 const uint8_t world_color_rgb[WORLD_N_COLORS][3] = {
-    {220, 30, 30},  /* red */
-    {30, 170, 50},  /* green */
-    {30, 70, 230},  /* blue */
-    {245, 225, 30}, /* yellow */
-    {250, 125, 15}, /* orange */
-    {150, 40, 200}, /* purple */
+    {220, 30, 30},   /* red */
+    {30, 170, 50},   /* green */
+    {30, 70, 230},   /* blue */
+    {245, 225, 30},  /* yellow */
+    {250, 125, 15},  /* orange */
+    {150, 40, 200},  /* purple */
     {255, 255, 255}, /* white */
-    {0, 0, 0},      /* black */
+    {0, 0, 0},       /* black */
 };
 const char *const world_background_names[WORLD_N_BACKGROUNDS] = {"black", "white", "gray"};
-const uint8_t world_background_rgb[WORLD_N_BACKGROUNDS][3] = {{0, 0, 0}, {255, 255, 255}, {128, 128, 128}};
+const uint8_t world_background_rgb[WORLD_N_BACKGROUNDS][3] = {
+    {0, 0, 0}, {255, 255, 255}, {128, 128, 128}};
 const char *const world_size_names[WORLD_N_SIZES] = {"small", "large"};
 const int world_size_pixels[WORLD_N_SIZES] = {8, 14};
 const char *const world_position_names[WORLD_N_POSITIONS] = {
@@ -38,13 +39,14 @@ const double world_kind_shares[WORLD_N_KINDS] = {0.30, 0.20, 0.20, 0.30};
 const char *const world_split_names[WORLD_N_SPLITS] = {"train", "holdout"};
 
 const world_pair world_holdout_pairs[WORLD_N_HOLDOUT_PAIRS] = {
-    {WORLD_RED, WORLD_TRIANGLE}, {WORLD_BLUE, WORLD_RING},    {WORLD_GREEN, WORLD_CROSS},
+    {WORLD_RED, WORLD_TRIANGLE},  {WORLD_BLUE, WORLD_RING},     {WORLD_GREEN, WORLD_CROSS},
     {WORLD_YELLOW, WORLD_SQUARE}, {WORLD_PURPLE, WORLD_CIRCLE},
 };
 
 int world_is_holdout_pair(world_color color, world_shape shape) {
     for (size_t i = 0; i < WORLD_N_HOLDOUT_PAIRS; i++)
-        if (world_holdout_pairs[i].color == color && world_holdout_pairs[i].shape == shape) return 1;
+        if (world_holdout_pairs[i].color == color && world_holdout_pairs[i].shape == shape)
+            return 1;
     return 0;
 }
 
@@ -61,7 +63,8 @@ world_position world_position_of(double x, double y) {
 
 int world_lookup(const char *const *names, size_t n, const char *name) {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0) return (int)i;
+        if (strcmp(names[i], name) == 0)
+            return (int)i;
     return -1;
 }
 
@@ -74,7 +77,8 @@ int world_relation_holds(world_relation rel, const int subject[2], const int obj
     case WORLD_ABOVE: primary = dy, orth = dx; break; /* y grows downwards */
     default: primary = -dy, orth = dx; break;
     }
-    if (orth < 0) orth = -orth;
+    if (orth < 0)
+        orth = -orth;
     return primary >= WORLD_RELATION_MARGIN && 2 * orth <= primary;
 }
 
@@ -107,7 +111,9 @@ static uint64_t rng_next(world_rng *r) {
 static size_t rng_below(world_rng *r, size_t n) { return (size_t)(rng_next(r) % n); }
 
 /* Uniform in [lo, hi]. */
-static int rng_range(world_rng *r, int lo, int hi) { return lo + (int)rng_below(r, (size_t)(hi - lo + 1)); }
+static int rng_range(world_rng *r, int lo, int hi) {
+    return lo + (int)rng_below(r, (size_t)(hi - lo + 1));
+}
 
 /* Uniform in [0, 1). */
 static double rng_unit(world_rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
@@ -121,8 +127,10 @@ static int rng_chance(world_rng *r, double p) { return rng_unit(r) < p; }
 static world_pair train_pair(world_rng *r, world_background bg) {
     world_color bg_color = world_background_color(bg);
     for (;;) {
-        world_pair p = {(world_color)rng_below(r, WORLD_N_COLORS), (world_shape)rng_below(r, WORLD_N_SHAPES)};
-        if (p.color != bg_color && !world_is_holdout_pair(p.color, p.shape)) return p;
+        world_pair p = {(world_color)rng_below(r, WORLD_N_COLORS),
+                        (world_shape)rng_below(r, WORLD_N_SHAPES)};
+        if (p.color != bg_color && !world_is_holdout_pair(p.color, p.shape))
+            return p;
     }
 }
 
@@ -130,7 +138,8 @@ static world_pair train_pair(world_rng *r, world_background bg) {
 static world_pair holdout_pair(world_rng *r, world_background bg) {
     for (;;) {
         world_pair p = world_holdout_pairs[rng_below(r, WORLD_N_HOLDOUT_PAIRS)];
-        if (p.color != world_background_color(bg)) return p;
+        if (p.color != world_background_color(bg))
+            return p;
     }
 }
 
@@ -161,9 +170,10 @@ static int separated(const world_object *a, const world_object *b) {
 static int layout_ok(const world_scene *s) {
     for (size_t i = 0; i < s->n_objects; i++)
         for (size_t j = i + 1; j < s->n_objects; j++)
-            if (!separated(&s->objects[i], &s->objects[j])) return 0;
-    return !s->has_relation ||
-           world_relation_holds(s->relation, s->objects[s->subject].center, s->objects[s->object].center);
+            if (!separated(&s->objects[i], &s->objects[j]))
+                return 0;
+    return !s->has_relation || world_relation_holds(s->relation, s->objects[s->subject].center,
+                                                    s->objects[s->object].center);
 }
 
 /* Each object in a uniformly drawn grid cell, jittered inside it; rejection until the layout
@@ -178,15 +188,16 @@ static int place_objects(world_rng *r, world_scene *s) {
             cell_range(cell / 3, h, &lo, &hi);
             o->center[1] = rng_range(r, lo, hi);
         }
-        if (layout_ok(s)) return 1;
+        if (layout_ok(s))
+            return 1;
     }
     return 0;
 }
 
 /* A fixed small-object layout for the (never observed) case that rejection fails twice. */
 static void place_fallback(world_scene *s) {
-    static const int row[3][2] = {{6, 16}, {26, 16}, {16, 5}};  /* left, right, top */
-    static const int col[2][2] = {{16, 6}, {16, 26}};           /* top, bottom */
+    static const int row[3][2] = {{6, 16}, {26, 16}, {16, 5}}; /* left, right, top */
+    static const int col[2][2] = {{16, 6}, {16, 26}};          /* top, bottom */
     for (size_t i = 0; i < s->n_objects; i++) {
         s->objects[i].size = WORLD_SMALL;
         memcpy(s->objects[i].center, row[i], sizeof row[i]);
@@ -222,27 +233,33 @@ static int shape_covers(world_shape shape, world_size size, int dx2, int dy2, in
 
 static void render(world_scene *s) {
     const uint8_t *bg = world_background_rgb[s->background];
-    for (size_t p = 0; p < (size_t)WORLD_SIZE * WORLD_SIZE; p++) memcpy(&s->rgb[p * 3], bg, 3);
+    for (size_t p = 0; p < (size_t)WORLD_SIZE * WORLD_SIZE; p++)
+        memcpy(&s->rgb[p * 3], bg, 3);
     memset(s->mask, 0, sizeof s->mask);
     for (size_t k = 0; k < s->n_objects; k++) {
         world_object *o = &s->objects[k];
-        int side = world_size_pixels[o->size], x0 = o->center[0] - side / 2, y0 = o->center[1] - side / 2;
+        int side = world_size_pixels[o->size], x0 = o->center[0] - side / 2,
+            y0 = o->center[1] - side / 2;
         o->bbox[0] = o->bbox[1] = WORLD_SIZE;
         o->bbox[2] = o->bbox[3] = -1;
         o->pixels = 0;
         for (int y = y0; y < y0 + side; y++) {
             for (int x = x0; x < x0 + side; x++) {
-                if (!shape_covers(o->shape, o->size, 2 * (x - o->center[0]) + 1, 2 * (y - o->center[1]) + 1,
-                                  y - y0))
+                if (!shape_covers(o->shape, o->size, 2 * (x - o->center[0]) + 1,
+                                  2 * (y - o->center[1]) + 1, y - y0))
                     continue;
                 size_t p = (size_t)y * WORLD_SIZE + (size_t)x;
                 memcpy(&s->rgb[p * 3], world_color_rgb[o->color], 3);
                 s->mask[p] = (uint8_t)(k + 1);
                 o->pixels++;
-                if (x < o->bbox[0]) o->bbox[0] = x;
-                if (y < o->bbox[1]) o->bbox[1] = y;
-                if (x > o->bbox[2]) o->bbox[2] = x;
-                if (y > o->bbox[3]) o->bbox[3] = y;
+                if (x < o->bbox[0])
+                    o->bbox[0] = x;
+                if (y < o->bbox[1])
+                    o->bbox[1] = y;
+                if (x > o->bbox[2])
+                    o->bbox[2] = x;
+                if (y > o->bbox[3])
+                    o->bbox[3] = y;
             }
         }
         o->position = world_position_of(o->center[0], o->center[1]);
@@ -253,7 +270,7 @@ static void render(world_scene *s) {
 /* captions                                                                                    */
 
 typedef struct caption {
-    char *text;     /* [WORLD_CAPTION_LEN] */
+    char *text; /* [WORLD_CAPTION_LEN] */
     size_t len;
     size_t n_words;
 } caption;
@@ -263,7 +280,8 @@ typedef struct caption {
 static size_t put_word(caption *c, const char *w) {
     size_t n = strlen(w), sep = c->len > 0;
     if (c->len + sep + n + 1 <= WORLD_CAPTION_LEN) {
-        if (sep) c->text[c->len++] = ' ';
+        if (sep)
+            c->text[c->len++] = ' ';
         memcpy(c->text + c->len, w, n + 1);
         c->len += n;
     }
@@ -281,7 +299,8 @@ static void put_words(caption *c, const char *ws) {
             put_word(c, word);
         }
         ws += n;
-        while (*ws == ' ') ws++;
+        while (*ws == ' ')
+            ws++;
     }
 }
 
@@ -296,7 +315,8 @@ static void put_noun_phrase(caption *c, world_scene *s, size_t first, size_t n, 
     else
         put_word(c, numbers[n]);
     size_t words[WORLD_MAX_NAME_WORDS], n_words = 0;
-    if (with_size) words[n_words++] = put_word(c, world_size_names[o->size]);
+    if (with_size)
+        words[n_words++] = put_word(c, world_size_names[o->size]);
     words[n_words++] = put_word(c, world_color_names[o->color]);
     words[n_words++] = put_word(c, n == 1 ? world_shape_names[o->shape] : world_shape_plurals[o->shape]);
     for (size_t k = first; k < first + n; k++) {
@@ -353,49 +373,71 @@ static void write_caption(world_scene *s, world_rng *r, int with_size, int with_
     switch (s->kind) {
     case WORLD_KIND_SINGLE:
         t = (int)rng_below(r, 5);
-        if (t == 3 && !with_position) t = 1;
-        if (t == 4 && !with_bg) t = 0;
-        if (t == 1) put_words(&c, "there is");
-        if (t == 2) put_words(&c, "a picture of");
+        if (t == 3 && !with_position)
+            t = 1;
+        if (t == 4 && !with_bg)
+            t = 0;
+        if (t == 1)
+            put_words(&c, "there is");
+        if (t == 2)
+            put_words(&c, "a picture of");
         if (t == 3) {
             put_words(&c, pick_phrase(r, position_phrases[s->objects[0].position]));
             put_words(&c, "there is");
         }
-        if (t == 4) put_background_lead(&c, s->background);
+        if (t == 4)
+            put_background_lead(&c, s->background);
         put_noun_phrase(&c, s, 0, 1, with_size);
-        if (with_position && t != 3) put_words(&c, pick_phrase(r, position_phrases[s->objects[0].position]));
-        if (with_bg && t != 4) put_background(&c, r, s->background);
+        if (with_position && t != 3)
+            put_words(&c, pick_phrase(r, position_phrases[s->objects[0].position]));
+        if (with_bg && t != 4)
+            put_background(&c, r, s->background);
         break;
     case WORLD_KIND_COUNT:
         t = (int)rng_below(r, 4);
-        if (t == 3 && !with_bg) t = 0;
-        if (t == 1) put_words(&c, "there are");
-        if (t == 2) put_words(&c, "a picture of");
-        if (t == 3) put_background_lead(&c, s->background);
+        if (t == 3 && !with_bg)
+            t = 0;
+        if (t == 1)
+            put_words(&c, "there are");
+        if (t == 2)
+            put_words(&c, "a picture of");
+        if (t == 3)
+            put_background_lead(&c, s->background);
         put_noun_phrase(&c, s, 0, s->n_objects, with_size);
-        if (with_bg && t != 3) put_background(&c, r, s->background);
+        if (with_bg && t != 3)
+            put_background(&c, r, s->background);
         break;
     case WORLD_KIND_PAIR:
         t = (int)rng_below(r, 5);
-        if (t == 4 && !with_bg) t = 0;
-        if (t == 1) put_words(&c, "there is");
-        if (t == 3) put_words(&c, "a picture of");
-        if (t == 4) put_background_lead(&c, s->background);
+        if (t == 4 && !with_bg)
+            t = 0;
+        if (t == 1)
+            put_words(&c, "there is");
+        if (t == 3)
+            put_words(&c, "a picture of");
+        if (t == 4)
+            put_background_lead(&c, s->background);
         put_noun_phrase(&c, s, 0, 1, with_size);
         put_word(&c, t == 2 ? "with" : "and");
         put_noun_phrase(&c, s, 1, 1, with_size);
-        if (with_bg && t != 4) put_background(&c, r, s->background);
+        if (with_bg && t != 4)
+            put_background(&c, r, s->background);
         break;
     default: /* relation */
         t = (int)rng_below(r, 4);
-        if (t == 3 && !with_bg) t = 0;
-        if (t == 2) put_words(&c, "there is");
-        if (t == 3) put_background_lead(&c, s->background);
+        if (t == 3 && !with_bg)
+            t = 0;
+        if (t == 2)
+            put_words(&c, "there is");
+        if (t == 3)
+            put_background_lead(&c, s->background);
         put_noun_phrase(&c, s, s->subject, 1, with_size);
-        if (t == 1) put_word(&c, "is");
+        if (t == 1)
+            put_word(&c, "is");
         put_words(&c, pick_phrase(r, relation_phrases[s->relation]));
         put_noun_phrase(&c, s, s->object, 1, with_size);
-        if (with_bg && t != 3) put_background(&c, r, s->background);
+        if (with_bg && t != 3)
+            put_background(&c, r, s->background);
         break;
     }
 }
@@ -407,7 +449,8 @@ static world_kind pick_kind(world_rng *r) {
     double u = rng_unit(r), acc = 0.0;
     for (int k = 0; k < WORLD_N_KINDS - 1; k++) {
         acc += world_kind_shares[k];
-        if (u < acc) return (world_kind)k;
+        if (u < acc)
+            return (world_kind)k;
     }
     return (world_kind)(WORLD_N_KINDS - 1);
 }
@@ -418,10 +461,13 @@ void world_draw(world_scene *s, uint64_t seed, world_split split, uint64_t index
     memset(s, 0, sizeof *s);
     s->kind = pick_kind(&r);
     s->background = (world_background)rng_below(&r, WORLD_N_BACKGROUNDS);
-    s->n_objects = s->kind == WORLD_KIND_SINGLE ? 1 : s->kind == WORLD_KIND_COUNT ? 2 + rng_below(&r, 2) : 2;
+    s->n_objects = s->kind == WORLD_KIND_SINGLE  ? 1
+                   : s->kind == WORLD_KIND_COUNT ? 2 + rng_below(&r, 2)
+                                                 : 2;
     /* which object carries the holdout pair (holdout split only; a counted group shares it) */
     size_t held = split == WORLD_HOLDOUT && s->n_objects == 2 && s->kind != WORLD_KIND_COUNT
-                      ? rng_below(&r, 2) : 0;
+                      ? rng_below(&r, 2)
+                      : 0;
     int holdout = split == WORLD_HOLDOUT;
     world_object *o = s->objects;
     int with_size = 0, with_position = 0, with_bg = 0;
@@ -431,7 +477,8 @@ void world_draw(world_scene *s, uint64_t seed, world_split split, uint64_t index
     case WORLD_KIND_COUNT:
         set_pair(&o[0], holdout ? holdout_pair(&r, s->background) : train_pair(&r, s->background));
         o[0].size = (world_size)rng_below(&r, WORLD_N_SIZES);
-        for (size_t k = 1; k < s->n_objects; k++) o[k] = o[0];
+        for (size_t k = 1; k < s->n_objects; k++)
+            o[k] = o[0];
         if (s->kind == WORLD_KIND_SINGLE) {
             with_size = rng_chance(&r, 0.5);
             with_position = rng_chance(&r, 0.5);
@@ -441,13 +488,14 @@ void world_draw(world_scene *s, uint64_t seed, world_split split, uint64_t index
             with_bg = rng_chance(&r, 0.3);
         }
         break;
-    case WORLD_KIND_PAIR: /* different shapes and different colours */
+    case WORLD_KIND_PAIR:     /* different shapes and different colours */
     case WORLD_KIND_RELATION: /* different shapes or different colours */
         set_pair(&o[held], holdout ? holdout_pair(&r, s->background) : train_pair(&r, s->background));
         for (;;) {
             set_pair(&o[1 - held], train_pair(&r, s->background));
             int same_shape = o[0].shape == o[1].shape, same_color = o[0].color == o[1].color;
-            if (s->kind == WORLD_KIND_PAIR ? !same_shape && !same_color : !(same_shape && same_color)) break;
+            if (s->kind == WORLD_KIND_PAIR ? !same_shape && !same_color : !(same_shape && same_color))
+                break;
         }
         o[0].size = (world_size)rng_below(&r, WORLD_N_SIZES);
         o[1].size = (world_size)rng_below(&r, WORLD_N_SIZES);
@@ -464,8 +512,10 @@ void world_draw(world_scene *s, uint64_t seed, world_split split, uint64_t index
     }
 
     if (!place_objects(&r, s)) {
-        for (size_t k = 0; k < s->n_objects; k++) o[k].size = WORLD_SMALL;
-        if (!place_objects(&r, s)) place_fallback(s);
+        for (size_t k = 0; k < s->n_objects; k++)
+            o[k].size = WORLD_SMALL;
+        if (!place_objects(&r, s))
+            place_fallback(s);
     }
     render(s);
     write_caption(s, &r, with_size, with_position, with_bg);

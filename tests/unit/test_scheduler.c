@@ -207,6 +207,52 @@ static void test_cases_match_diffusers(void **state) {
     cJSON_Delete(index);
 }
 
+/* set_timesteps for each spacing and many step counts; where diffusers' trailing spacing lists
+ * n + 1 timesteps (the last -1), the first n must match. */
+static void test_timesteps_match_diffusers(void **state) {
+    (void)state;
+    cJSON *ref = load_json("tests/data/schedulers/timesteps.json");
+    int n_cases = 0, n_extra = 0, failures = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(ref, "cases")) {
+        scheduler_config cfg;
+        scheduler_config_init(&cfg);
+        cfg.num_train_timesteps = get(c, "num_train_timesteps")->valueint;
+        cfg.steps_offset = get(c, "steps_offset")->valueint;
+        const char *spacing = get(c, "spacing")->valuestring;
+        cfg.timestep_spacing = strcmp(spacing, "leading") == 0    ? SCHEDULER_SPACING_LEADING
+                               : strcmp(spacing, "trailing") == 0 ? SCHEDULER_SPACING_TRAILING
+                                                                  : SCHEDULER_SPACING_LINSPACE;
+        int n = get(c, "n")->valueint;
+        const cJSON *ts = get(c, "timesteps");
+        int n_ref = cJSON_GetArraySize(ts);
+        assert_true(n_ref == n || n_ref == n + 1);
+        if (n_ref == n + 1) {
+            assert_int_equal(cJSON_GetArrayItem(ts, n)->valueint, -1);
+            n_extra++;
+        }
+        scheduler *s = NULL;
+        xattn_error err = {0};
+        if (scheduler_new(&cfg, XATTN_SAMPLER_DDIM, n, 0.0f, &s, &err)) fail_msg("%s", err.msg);
+        for (int i = 0; i < n; i++) {
+            int want = cJSON_GetArrayItem(ts, i)->valueint, got = scheduler_timestep(s, i);
+            if (got != want) {
+                printf("FAIL N=%d %s n=%d: timesteps[%d] = %d, diffusers %d\n",
+                       cfg.num_train_timesteps, spacing, n, i, got, want);
+                failures++;
+                break;
+            }
+        }
+        scheduler_free(s);
+        n_cases++;
+    }
+    printf("%d timestep lists, %d failed, %d where diffusers appends -1\n", n_cases, failures,
+           n_extra);
+    assert_true(n_cases > 0);
+    assert_int_equal(failures, 0);
+    cJSON_Delete(ref);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Refusals                                                                                    */
 
@@ -373,6 +419,7 @@ static void test_defaults(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases_match_diffusers),
+        cmocka_unit_test(test_timesteps_match_diffusers),
         cmocka_unit_test(test_refuses_thresholding),
         cmocka_unit_test(test_refuses_unknown_beta_schedule),
         cmocka_unit_test(test_refuses_wrong_types),
