@@ -132,6 +132,9 @@ typedef void (*xattn_unet_observer)(const char *name, const float *data, const s
                                     void *user);
 void xattn_unet_set_observer(xattn_unet_run *r, xattn_unet_observer fn, void *user);
 
+/* FLOPs of the last forward's matrix products (2 per multiply-add), for benchmarks. */
+double xattn_unet_flops(const xattn_unet_run *r);
+
 /* Sets the BLAS thread count (0 = leave it). */
 void xattn_set_threads(int threads);
 

@@ -7,8 +7,6 @@
 #
 # Environment:
 #   PYTHON=python3.11              the interpreter that creates the venv (default python3)
-#   PIP_EXTRA_INDEX_URL=...        passed through to pip, e.g. a CPU-only torch index:
-#                                  https://download.pytorch.org/whl/cpu
 # A folder <repo>/.whl/ of wheels, if present, is offered to pip with --find-links.
 set -eu
 

@@ -1,5 +1,5 @@
-/* image_io.c — PNG writing with text chunks and PNG text reading (libpng), image input
- * (stb_image), and [3, H, W] float -> RGB8 conversion.
+/* image_io.c — PNG writing (RGB or gray) with text chunks and PNG text reading (libpng), image
+ * input (stb_image), and [3, H, W] float -> RGB8 conversion.
  *
  * libpng reports errors by longjmp: every libpng call runs inside a small helper that owns the
  * setjmp, and everything that must survive a longjmp lives behind a pointer the caller owns. */
@@ -66,9 +66,9 @@ static int valid_keyword(const char *k) {
     return 1;
 }
 
-/* Writes the PNG stream to fp; returns 0 with ctx->msg set on failure. rgb: [h, w, 3]. */
-static int write_png_stream(FILE *fp, const uint8_t *rgb, size_t w, size_t h, png_text *texts,
-                            int n_text, png_ctx *ctx) {
+/* Writes the PNG stream to fp; returns 0 with ctx->msg set on failure. pixels: [h, w, channels]. */
+static int write_png_stream(FILE *fp, const uint8_t *pixels, size_t w, size_t h, int channels,
+                            png_text *texts, int n_text, int fast, png_ctx *ctx) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -81,18 +81,30 @@ static int write_png_stream(FILE *fp, const uint8_t *rgb, size_t w, size_t h, pn
         return 0;
     }
     png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+    if (fast) {
+        png_set_compression_level(png, 1);
+        png_set_compression_window_bits(png, 9);
+        png_set_compression_mem_level(png, 1);
+        png_set_filter(png, 0, PNG_FILTER_NONE);
+    }
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
+                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (n_text > 0) png_set_text(png, info, texts, n_text); /* before IDAT: png_write_info */
     png_write_info(png, info);
-    for (size_t y = 0; y < h; y++) png_write_row(png, rgb + y * w * 3);
+    for (size_t y = 0; y < h; y++) png_write_row(png, pixels + y * w * (size_t)channels);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     return 1;
 }
 
-xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
-                           const png_text_pair *text, size_t n_text, xattn_error *err) {
+xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t width, size_t height,
+                            int channels, const png_text_pair *text, size_t n_text,
+                            const png_write_options *opt, xattn_error *err) {
+    static const png_write_options defaults = {.durable = 1, .fast = 0};
+    if (!opt) opt = &defaults;
+    if (channels != 1 && channels != 3)
+        return xattn_fail(err, XATTN_ERR_VALUE, "%s: %d channels (must be 1 or 3)", path, channels);
     if (width == 0 || height == 0 || width > PNG_MAX_SIDE || height > PNG_MAX_SIDE)
         return xattn_fail(err, XATTN_ERR_VALUE, "%s: image size %zux%zu is out of range", path, width,
                           height);
@@ -101,8 +113,9 @@ xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, s
     for (size_t i = 0; i < n_text; i++)
         if (!text[i].key || !text[i].value || !valid_keyword(text[i].key))
             return xattn_fail(err, XATTN_ERR_VALUE, "%s: text chunk %zu has an invalid keyword", path, i);
-    png_text *texts = calloc(n_text ? n_text : 1, sizeof *texts); /* [n_text] */
-    if (!texts) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
+    png_text *texts = NULL; /* [n_text] */
+    if (n_text > 0 && !(texts = calloc(n_text, sizeof *texts)))
+        return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     for (size_t i = 0; i < n_text; i++) {
         texts[i].compression = PNG_ITXT_COMPRESSION_NONE; /* iTXt: UTF-8, uncompressed */
         texts[i].key = (png_charp)text[i].key;
@@ -114,9 +127,11 @@ xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, s
         free(texts);
         return s;
     }
+    af.durable = opt->durable;
     png_ctx ctx = {0};
     errno = 0;
-    int ok = write_png_stream(af.fp, rgb, width, height, texts, (int)n_text, &ctx);
+    int ok = write_png_stream(af.fp, pixels, width, height, channels, texts, (int)n_text, opt->fast,
+                              &ctx);
     free(texts);
     if (!ok) {
         atomic_file_abort(&af);
@@ -125,6 +140,11 @@ xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, s
         return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, ctx.msg);
     }
     return atomic_file_commit(&af, err);
+}
+
+xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
+                           const png_text_pair *text, size_t n_text, xattn_error *err) {
+    return png_write_file(path, rgb, width, height, 3, text, n_text, NULL, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

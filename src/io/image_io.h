@@ -1,7 +1,8 @@
 /* image_io.h — PNG output with text chunks (libpng), PNG text-chunk reading, and image input
  * (stb_image) for denoise mode.
  *
- * Pixels are 8-bit interleaved RGB, row-major: rgb[(y * width + x) * 3 + c]. */
+ * Pixels are 8-bit interleaved, row-major: pixels[(y * width + x) * channels + c], channels 3
+ * (RGB) or 1 (gray). */
 #ifndef XATTN_IO_IMAGE_IO_H
 #define XATTN_IO_IMAGE_IO_H
 
@@ -15,7 +16,20 @@ typedef struct png_text_pair {
     const char *value;  /* UTF-8 text: written as an iTXt chunk */
 } png_text_pair;
 
-/* Writes an RGB PNG atomically (temporary name, then rename); leaves no file on failure. */
+typedef struct png_write_options {
+    int durable; /* fsync before the rename (default 1); 0 for many files synced at once later */
+    int fast;    /* zlib level 1, no row filters, 512-byte window: for small flat images, about
+                  * as small as the defaults and several times faster (default 0: libpng's) */
+} png_write_options;
+
+/* Writes an 8-bit PNG, channels 1 (gray) or 3 (RGB), pixels [height, width, channels], with
+ * the text as iTXt chunks, atomically (temporary name beside path, then rename); leaves no file
+ * on failure. opt NULL = defaults. (Not png_write_image: libpng owns that name.) */
+xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t width, size_t height,
+                            int channels, const png_text_pair *text, size_t n_text,
+                            const png_write_options *opt, xattn_error *err);
+
+/* png_write_file with channels 3 and default options. */
 xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
                            const png_text_pair *text, size_t n_text, xattn_error *err);
 

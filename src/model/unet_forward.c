@@ -33,6 +33,7 @@ struct xattn_unet_run {
     size_t n_skips;
     xattn_unet_observer observer;
     void *observer_user;
+    double flops;                /* of the last forward: matrix products, 2 per multiply-add */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -140,7 +141,29 @@ static void observe(const xattn_unet_run *r, const char *name, const float *data
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* the parts */
+/* the parts: kernels called through these count the forward's multiply-adds (2 FLOPs each) */
+
+/* out[N, OUT] = in[N, IN] @ W^T + b */
+static void run_linear(xattn_unet_run *r, float *out, const float *in, const linear_w *l, size_t n) {
+    linear_forward(out, in, l->weight, l->bias, n, l->in, l->out);
+    r->flops += 2.0 * (double)(n * l->in * l->out);
+}
+
+/* out[OUT, HW] = W[OUT, IN] @ in[IN, HW] + b: a Linear applied as a 1x1 conv on one image */
+static void run_linear_chw(xattn_unet_run *r, float *out, const float *in, const linear_w *l,
+                           size_t hw) {
+    conv2d_forward(out, NULL, in, l->weight, l->bias, l->in, hw, 1, l->out, 1, 1, 0);
+    r->flops += 2.0 * (double)(hw * l->in * l->out);
+}
+
+/* out[OC, OH, OW] = conv(in[IC, H, W]) for one image, padding k / 2 */
+static void run_conv(xattn_unet_run *r, float *out, const float *in, const conv2d_w *cv, size_t h,
+                     size_t w, size_t stride) {
+    size_t pad = cv->k / 2;
+    conv2d_forward(out, r->col, in, cv->weight, cv->bias, cv->ic, h, w, cv->oc, cv->k, stride, pad);
+    size_t ohw = conv2d_out_size(h, cv->k, stride, pad) * conv2d_out_size(w, cv->k, stride, pad);
+    r->flops += 2.0 * (double)(ohw * cv->oc * cv->ic * cv->k * cv->k);
+}
 
 /* out[B, OC, H, W] = ResnetBlock2D(in[B, IC, H, W], silu(temb)) */
 static void resnet_forward(xattn_unet_run *r, const resnet_w *rn, float *out, const float *in,
@@ -148,24 +171,22 @@ static void resnet_forward(xattn_unet_run *r, const resnet_w *rn, float *out, co
     const unet_config *c = &r->u->cfg;
     size_t ic = rn->conv1.ic, oc = rn->conv1.oc, hw = h * w, g = c->norm_num_groups;
     /* tres[B, OC] = time_emb_proj(silu(temb)) */
-    linear_forward(r->tres, r->temb_act, rn->time_emb_proj.weight, rn->time_emb_proj.bias,
-                   r->batch, rn->time_emb_proj.in, oc);
+    run_linear(r, r->tres, r->temb_act, &rn->time_emb_proj, r->batch);
     for (size_t b = 0; b < r->batch; b++) {
         const float *xb = in + b * ic * hw;
         float *ob = out + b * oc * hw;
         group_norm_forward(r->t1, xb, rn->norm1.gamma, rn->norm1.beta, ic, hw, g, c->norm_eps);
         silu_inplace(r->t1, ic * hw);
-        conv2d_forward(r->t2, r->col, r->t1, rn->conv1.weight, rn->conv1.bias, ic, h, w, oc, 3, 1, 1);
+        run_conv(r, r->t2, r->t1, &rn->conv1, h, w, 1);
         for (size_t o = 0; o < oc; o++) {
             float t = r->tres[b * oc + o];
             for (size_t i = 0; i < hw; i++) r->t2[o * hw + i] += t;
         }
         group_norm_forward(r->t1, r->t2, rn->norm2.gamma, rn->norm2.beta, oc, hw, g, c->norm_eps);
         silu_inplace(r->t1, oc * hw);
-        conv2d_forward(r->t2, r->col, r->t1, rn->conv2.weight, rn->conv2.bias, oc, h, w, oc, 3, 1, 1);
+        run_conv(r, r->t2, r->t1, &rn->conv2, h, w, 1);
         if (rn->conv_shortcut.weight)
-            conv2d_forward(ob, r->col, xb, rn->conv_shortcut.weight, rn->conv_shortcut.bias, ic, h,
-                           w, oc, 1, 1, 0);
+            run_conv(r, ob, xb, &rn->conv_shortcut, h, w, 1);
         else
             memcpy(ob, xb, oc * hw * sizeof(float));
         float inv = 1.0f / rn->output_scale_factor;
@@ -179,14 +200,15 @@ static void attention_module(xattn_unet_run *r, const attention_w *a, float *out
                              const float *x, size_t n, const float *kv, size_t m,
                              const float *key_bias, float *k, float *v) {
     size_t c = a->to_q.out, b_n = r->batch;
-    linear_forward(r->q, x, a->to_q.weight, NULL, b_n * n, a->to_q.in, c);
-    linear_forward(k, kv, a->to_k.weight, NULL, b_n * m, a->to_k.in, c);
-    linear_forward(v, kv, a->to_v.weight, NULL, b_n * m, a->to_v.in, c);
+    run_linear(r, r->q, x, &a->to_q, b_n * n);
+    run_linear(r, k, kv, &a->to_k, b_n * m);
+    run_linear(r, v, kv, &a->to_v, b_n * m);
+    r->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
     for (size_t b = 0; b < b_n; b++)
         attention_forward(r->att + b * n * c, r->probs, r->q + b * n * c, k + b * m * c,
                           v + b * m * c, key_bias ? key_bias + b * m : NULL, n, m, a->heads,
                           a->head_dim, NULL, NULL);
-    linear_forward(out, r->att, a->to_out.weight, a->to_out.bias, b_n * n, c, c);
+    run_linear(r, out, r->att, &a->to_out, b_n * n);
 }
 
 /* x[B, C, H, W] += Transformer2DModel(x, text[B, T, D]) - x, in place */
@@ -202,11 +224,11 @@ static void transformer_forward(xattn_unet_run *r, const transformer2d_w *t, flo
         if (linear) {
             chw_to_tokens(t2b, t1b, c, n);
         } else { /* 1x1 conv, then tokens */
-            conv2d_forward(t2b, NULL, t1b, t->proj_in.weight, t->proj_in.bias, c, h, w, c, 1, 1, 0);
+            run_linear_chw(r, t2b, t1b, &t->proj_in, n);
             chw_to_tokens(r->tok + b * n * c, t2b, c, n);
         }
     }
-    if (linear) linear_forward(r->tok, r->t2, t->proj_in.weight, t->proj_in.bias, bn, c, c);
+    if (linear) run_linear(r, r->tok, r->t2, &t->proj_in, bn);
 
     for (size_t i = 0; i < t->n_blocks; i++) {
         const transformer_block_w *tb = &t->blocks[i];
@@ -220,20 +242,20 @@ static void transformer_forward(xattn_unet_run *r, const transformer2d_w *t, flo
         add_inplace(r->tok, r->t1, bn * c);
         /* GEGLU feed-forward */
         layer_norm_forward(r->nrm, r->tok, tb->norm3.gamma, tb->norm3.beta, bn, c, 1e-5f);
-        linear_forward(r->ffh, r->nrm, tb->ff_proj.weight, tb->ff_proj.bias, bn, c, 8 * c);
+        run_linear(r, r->ffh, r->nrm, &tb->ff_proj, bn);
         geglu_forward(r->ffg, r->ffh, bn, 4 * c);
-        linear_forward(r->t1, r->ffg, tb->ff_out.weight, tb->ff_out.bias, bn, 4 * c, c);
+        run_linear(r, r->t1, r->ffg, &tb->ff_out, bn);
         add_inplace(r->tok, r->t1, bn * c);
     }
 
-    if (linear) linear_forward(r->nrm, r->tok, t->proj_out.weight, t->proj_out.bias, bn, c, c);
+    if (linear) run_linear(r, r->nrm, r->tok, &t->proj_out, bn);
     for (size_t b = 0; b < r->batch; b++) {
         float *t1b = r->t1 + b * c * n, *t2b = r->t2 + b * c * n, *xb = x + b * c * n;
         if (linear) {
             tokens_to_chw(t2b, r->nrm + b * n * c, c, n);
         } else {
             tokens_to_chw(t1b, r->tok + b * n * c, c, n);
-            conv2d_forward(t2b, NULL, t1b, t->proj_out.weight, t->proj_out.bias, c, h, w, c, 1, 1, 0);
+            run_linear_chw(r, t2b, t1b, &t->proj_out, n);
         }
         add_inplace(xb, t2b, c * n);
     }
@@ -242,11 +264,10 @@ static void transformer_forward(xattn_unet_run *r, const transformer2d_w *t, flo
 /* out[B, OC, H', W'] = conv(in[B, IC, H, W]) image by image */
 static void conv_batch(xattn_unet_run *r, const conv2d_w *cv, float *out, const float *in,
                        size_t h, size_t w, size_t stride) {
-    size_t pad = cv->k / 2, oh = conv2d_out_size(h, cv->k, stride, pad);
-    size_t ow = conv2d_out_size(w, cv->k, stride, pad);
+    size_t oh = conv2d_out_size(h, cv->k, stride, cv->k / 2);
+    size_t ow = conv2d_out_size(w, cv->k, stride, cv->k / 2);
     for (size_t b = 0; b < r->batch; b++)
-        conv2d_forward(out + b * cv->oc * oh * ow, r->col, in + b * cv->ic * h * w, cv->weight,
-                       cv->bias, cv->ic, h, w, cv->oc, cv->k, stride, pad);
+        run_conv(r, out + b * cv->oc * oh * ow, in + b * cv->ic * h * w, cv, h, w, stride);
 }
 
 #define SWAP(a, b) do { float *tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
@@ -261,14 +282,15 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
     size_t c0 = c->block_out_channels[0], ted = c->time_embed_dim;
     float *x = r->x, *y = r->y;
     char name[64];
+    r->flops = 0.0;
 
     /* time: [B, C0] sinusoids -> linear_1 -> silu -> linear_2 -> [B, ted] */
     for (size_t b = 0; b < B; b++)
         timestep_embedding(r->tproj + b * c0, timestep, c0, c->flip_sin_to_cos, c->freq_shift);
     observe(r, "time_proj", r->tproj, c0, 1, 1);
-    linear_forward(r->temb_act, r->tproj, u->time_linear_1.weight, u->time_linear_1.bias, B, c0, ted);
+    run_linear(r, r->temb_act, r->tproj, &u->time_linear_1, B);
     silu_inplace(r->temb_act, B * ted);
-    linear_forward(r->temb, r->temb_act, u->time_linear_2.weight, u->time_linear_2.bias, B, ted, ted);
+    run_linear(r, r->temb, r->temb_act, &u->time_linear_2, B);
     observe(r, "time_embedding", r->temb, ted, 1, 1);
     memcpy(r->temb_act, r->temb, B * ted * sizeof(float));
     silu_inplace(r->temb_act, B * ted);
@@ -367,6 +389,8 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
     observe(r, "noise_pred", noise_pred, c->out_channels, side, side);
     return XATTN_OK;
 }
+
+double xattn_unet_flops(const xattn_unet_run *r) { return r->flops; }
 
 void xattn_set_threads(int threads) {
     if (threads > 0) openblas_set_num_threads(threads);

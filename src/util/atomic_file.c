@@ -20,6 +20,7 @@ xattn_status atomic_file_open(atomic_file *f, const char *path, xattn_error *err
         atomic_file_abort(f);
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     }
+    f->durable = 1;
     snprintf(f->temp_path, n, "%.*s.%s.tmp-%ld-%u", (int)dir_len, path, path + dir_len,
              (long)getpid(), counter++);
     f->fp = fopen(f->temp_path, "wb");
@@ -32,8 +33,8 @@ xattn_status atomic_file_open(atomic_file *f, const char *path, xattn_error *err
 }
 
 xattn_status atomic_file_commit(atomic_file *f, xattn_error *err) {
-    int failed = ferror(f->fp) || fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0;
-    int e = errno;
+    int failed = ferror(f->fp) || fflush(f->fp) != 0 || (f->durable && fsync(fileno(f->fp)) != 0);
+    int e = errno ? errno : EIO; /* ferror alone leaves errno as it was */
     if (fclose(f->fp) != 0 && !failed) {
         failed = 1;
         e = errno;

@@ -35,11 +35,6 @@ cJSON *world_scene_json(const world_scene *s, uint64_t id, world_split split, co
  * memory. */
 cJSON *world_vocabulary_json(uint64_t seed, world_split split, size_t count);
 
-/* An 8-bit PNG, channels 1 (gray) or 3 (RGB), pixels [h, w, channels], fast zlib level, written
- * to a temporary name beside path and renamed into place (no fsync). */
-xattn_status world_png_write(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                             int channels, xattn_error *err);
-
 /* Draws images 0 .. count-1 of (seed, split) into dir (created with its parents if missing).
  * progress (may be NULL) is called every 1000 images and at the end with (done, count); a
  * non-zero return cancels (XATTN_ERR_CANCELLED, truth.jsonl not written). */

@@ -1,6 +1,7 @@
-/* test_image_io.c — PNG round trip with UTF-8 text chunks, reading tEXt/zTXt written by libpng
- * directly (Latin-1, one after IDAT), pixels checked with stb_image, failed writes leaving no
- * file, bad inputs, and the [3, H, W] float -> RGB8 conversion. */
+/* test_image_io.c — PNG round trips (RGB with UTF-8 text chunks; gray, fast and not durable),
+ * reading tEXt/zTXt written by libpng directly (Latin-1, one after IDAT), pixels checked with
+ * stb_image, failed writes leaving no file, bad inputs, and the [3, H, W] float -> RGB8
+ * conversion. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +108,55 @@ static void test_png_round_trip(void **state) {
     assert_memory_equal(again, rgb, w * h * 3);
     free(again);
     free(rgb);
+}
+
+/* A gray PNG through png_write_file, with both option sets, read back as 1 channel. */
+static void test_png_gray_round_trip(void **state) {
+    (void)state;
+    const size_t w = 9, h = 6;
+    uint8_t gray[9 * 6]; /* [h, w] */
+    for (size_t i = 0; i < w * h; i++) gray[i] = (uint8_t)(i * 53 + 7);
+    const png_write_options fast = {.durable = 0, .fast = 1};
+    const png_write_options *opts[] = {NULL, &fast};
+    png_text_pair text[] = {{"prompt", utf8_prompt}};
+    xattn_error err = {0};
+    for (size_t k = 0; k < 2; k++) {
+        const char *path = tmp_file(k ? "gray_fast.png" : "gray.png");
+        xattn_status s = png_write_file(path, gray, w, h, 1, text, k ? 0 : 1, opts[k], &err);
+        if (s != XATTN_OK) printf("%s\n", err.msg);
+        assert_int_equal(s, XATTN_OK);
+        assert_int_equal(leftover_temps(temp_dir("image_io")), 0);
+
+        png_file_info info;
+        assert_int_equal(png_read_file_info(path, &info, &err), XATTN_OK);
+        assert_int_equal(info.color_type, PNG_COLOR_TYPE_GRAY);
+        assert_int_equal(info.bit_depth, 8);
+        assert_int_equal(info.n_text, k ? 0 : 1);
+        if (!k) assert_string_equal(info.values[0], utf8_prompt);
+        png_file_info_free(&info);
+
+        int gw, gh, gn;
+        uint8_t *got = stbi_load(path, &gw, &gh, &gn, 1);
+        assert_non_null(got);
+        assert_int_equal(gn, 1); /* channels in the file */
+        assert_int_equal(gw, (int)w);
+        assert_int_equal(gh, (int)h);
+        size_t bad = 0;
+        for (size_t i = 0; i < w * h; i++)
+            if (got[i] != gray[i] && bad++ < 3) printf("pixel %zu: got %d want %d\n", i, got[i], gray[i]);
+        assert_int_equal(bad, 0);
+        stbi_image_free(got);
+    }
+
+    const char *path = tmp_file("two_channels.png");
+    assert_int_equal(png_write_file(path, gray, w, h, 2, NULL, 0, NULL, &err), XATTN_ERR_VALUE);
+    assert_non_null(strstr(err.msg, path));
+    assert_false(file_exists(path));
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/missing-folder/gray.png", temp_dir("image_io"));
+    assert_int_equal(png_write_file(missing, gray, w, h, 1, NULL, 0, &fast, &err), XATTN_ERR_IO);
+    assert_non_null(strstr(err.msg, "cannot write: "));
+    assert_false(file_exists(missing));
 }
 
 /* A PNG written by libpng itself: tEXt "Title" (Latin-1 é) and zTXt before IDAT, a tEXt after. */
@@ -281,7 +331,8 @@ static void test_to_rgb8(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_png_round_trip),    cmocka_unit_test(test_png_read_latin1),
+        cmocka_unit_test(test_png_round_trip),    cmocka_unit_test(test_png_gray_round_trip),
+        cmocka_unit_test(test_png_read_latin1),
         cmocka_unit_test(test_png_write_failures), cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_to_rgb8),
     };

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The benchmark (see tools/bench.py): builds xattn and its bench helper, makes sure the Python
+# reference is installed, and times xattn against diffusers in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup_venv.sh >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j2 --target xattn_cli xattn_bench >/dev/null
+exec .venv/bin/python tools/bench.py "$@"
