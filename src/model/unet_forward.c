@@ -3,6 +3,7 @@
  * Activations are NCHW [B, C, H, W]; inside a Transformer2D the pixels are tokens [B, HW, C].
  * All scratch lives in one block sized by run_plan(); nothing is allocated during a forward. */
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ struct xattn_unet_run {
     float *kc, *vc;              /* [B, T, C] text keys and values */
     float *ffh;                  /* [B, N, 8C] GEGLU projection */
     float *ffg;                  /* [B, N, 4C] GEGLU output */
-    float *probs;                /* [N, max(N, T)] one head's attention */
+    float *probs;                /* [threads, N, max(N, T)] one head's attention per thread */
     float *tproj;                /* [B, C0] sinusoidal embedding */
     float *temb, *temb_act;      /* [B, time_embed_dim] embedding and silu(embedding) */
     float *tres;                 /* [B, Cmax] one resnet's time projection */
@@ -97,12 +98,13 @@ xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tok
         b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc,
         b * n_tokens * s.cmax, b * n_tokens * s.cmax,               /* kc vc */
         b * 8 * s.tokc, b * 4 * s.tokc,                             /* ffh ffg */
-        s.probs, b * c0, b * ted, b * ted, b * s.cmax, b * n_tokens,
+        s.probs * (size_t)omp_get_max_threads(), b * c0, b * ted, b * ted, b * s.cmax, b * n_tokens,
     };
     size_t n_fixed = sizeof sizes / sizeof *sizes, total = 0;
     for (size_t i = 0; i < n_fixed; i++) total += sizes[i];
     for (size_t i = 0; i < s.n_skips; i++) total += b * s.skips[i];
 
+    openblas_set_num_threads(1); /* the kernels thread themselves: see xattn_set_threads */
     xattn_unet_run *r = calloc(1, sizeof *r);
     float *mem = r ? malloc(total * sizeof(float)) : NULL;
     if (!mem) {
@@ -204,10 +206,8 @@ static void attention_module(xattn_unet_run *r, const attention_w *a, float *out
     run_linear(r, k, kv, &a->to_k, b_n * m);
     run_linear(r, v, kv, &a->to_v, b_n * m);
     r->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
-    for (size_t b = 0; b < b_n; b++)
-        attention_forward(r->att + b * n * c, r->probs, r->q + b * n * c, k + b * m * c,
-                          v + b * m * c, key_bias ? key_bias + b * m : NULL, n, m, a->heads,
-                          a->head_dim, NULL, NULL);
+    attention_forward(r->att, r->probs, r->q, k, v, key_bias, b_n, n, m, a->heads, a->head_dim,
+                      NULL, NULL);
     run_linear(r, out, r->att, &a->to_out, b_n * n);
 }
 
@@ -392,6 +392,9 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
 
 double xattn_unet_flops(const xattn_unet_run *r) { return r->flops; }
 
+/* Threads are OpenMP's: the kernels split their work themselves and call a single-threaded
+ * BLAS (OpenBLAS's own threads would spin between the many small products of a U-Net). */
 void xattn_set_threads(int threads) {
-    if (threads > 0) openblas_set_num_threads(threads);
+    openblas_set_num_threads(1);
+    if (threads > 0) omp_set_num_threads(threads);
 }

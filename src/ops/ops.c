@@ -3,32 +3,56 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------- */
 /* dense */
 
+/* Work is split across OpenMP threads by rows of the output (each thread calls a
+ * single-threaded sgemm on its slice), so the per-element arithmetic, and so the result, does not
+ * depend on the thread count. Small products stay on one thread. */
+#define PARALLEL_MIN_FLOPS 200000.0
+
+/* [lo, hi) of n rows for thread t of nt, in multiples of `align` */
+static void split_rows(size_t n, int t, int nt, size_t align, size_t *lo, size_t *hi) {
+    size_t blocks = (n + align - 1) / align;
+    size_t b0 = blocks * (size_t)t / (size_t)nt, b1 = blocks * (size_t)(t + 1) / (size_t)nt;
+    *lo = b0 * align < n ? b0 * align : n;
+    *hi = b1 * align < n ? b1 * align : n;
+}
+
 void linear_forward(float *out, const float *in, const float *weight, const float *bias,
                     size_t n, size_t in_dim, size_t out_dim) {
-    float beta = 0.0f;
-    if (bias) {
-        for (size_t i = 0; i < n; i++) memcpy(out + i * out_dim, bias, out_dim * sizeof(float));
-        beta = 1.0f;
+    int parallel = 2.0 * (double)(n * in_dim * out_dim) > PARALLEL_MIN_FLOPS;
+#pragma omp parallel if (parallel)
+    {
+        size_t lo, hi;
+        split_rows(n, omp_get_thread_num(), omp_get_num_threads(), 4, &lo, &hi);
+        if (hi > lo) {
+            float beta = 0.0f;
+            if (bias) {
+                for (size_t i = lo; i < hi; i++) memcpy(out + i * out_dim, bias, out_dim * sizeof(float));
+                beta = 1.0f;
+            }
+            /* out[lo:hi, OUT] (+)= in[lo:hi, IN] @ W[OUT, IN]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)out_dim,
+                        (int)in_dim, 1.0f, in + lo * in_dim, (int)in_dim, weight, (int)in_dim, beta,
+                        out + lo * out_dim, (int)out_dim);
+        }
     }
-    /* out[N, OUT] (+)= in[N, IN] @ W[OUT, IN]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out_dim, (int)in_dim, 1.0f,
-                in, (int)in_dim, weight, (int)in_dim, beta, out, (int)out_dim);
 }
 
 size_t conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad) {
     return (in + 2 * pad - k) / stride + 1;
 }
 
-/* col[(ic*K + ky)*K + kx, oy*OW + ox] = in[ic, oy*s - pad + ky, ox*s - pad + kx] (0 outside) */
-static void im2col(float *col, const float *in, size_t ic, size_t h, size_t w, size_t k,
+/* col[(ic*K + ky)*K + kx, oy*OW + ox] = in[ic, oy*s - pad + ky, ox*s - pad + kx] (0 outside),
+ * for input channels [c0, c1) */
+static void im2col(float *col, const float *in, size_t c0, size_t c1, size_t h, size_t w, size_t k,
                    size_t stride, size_t pad, size_t oh, size_t ow) {
-    for (size_t c = 0; c < ic; c++) {
+    for (size_t c = c0; c < c1; c++) {
         const float *plane = in + c * h * w;
         for (size_t ky = 0; ky < k; ky++) {
             for (size_t kx = 0; kx < k; kx++) {
@@ -56,20 +80,32 @@ void conv2d_forward(float *out, float *col, const float *in, const float *weight
                     size_t stride, size_t pad) {
     size_t oh = conv2d_out_size(h, k, stride, pad), ow = conv2d_out_size(w, k, stride, pad);
     size_t ohw = oh * ow, ickk = ic * k * k;
-    const float *b = in;
-    if (!(k == 1 && stride == 1 && pad == 0)) {
-        im2col(col, in, ic, h, w, k, stride, pad, oh, ow);
-        b = col;
+    int use_col = !(k == 1 && stride == 1 && pad == 0);
+    const float *b = use_col ? col : in;
+    int parallel = 2.0 * (double)(oc * ohw * ickk) > PARALLEL_MIN_FLOPS;
+#pragma omp parallel if (parallel)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        size_t lo, hi;
+        if (use_col) {
+            split_rows(ic, t, nt, 1, &lo, &hi);
+            im2col(col, in, lo, hi, h, w, k, stride, pad, oh, ow);
+#pragma omp barrier
+        }
+        split_rows(oc, t, nt, 4, &lo, &hi);
+        if (hi > lo) {
+            float beta = 0.0f;
+            if (bias) {
+                for (size_t o = lo; o < hi; o++)
+                    for (size_t i = 0; i < ohw; i++) out[o * ohw + i] = bias[o];
+                beta = 1.0f;
+            }
+            /* out[lo:hi, OHW] (+)= W[lo:hi, IC*K*K] @ col[IC*K*K, OHW] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)ohw,
+                        (int)ickk, 1.0f, weight + lo * ickk, (int)ickk, b, (int)ohw, beta,
+                        out + lo * ohw, (int)ohw);
+        }
     }
-    float beta = 0.0f;
-    if (bias) {
-        for (size_t o = 0; o < oc; o++)
-            for (size_t i = 0; i < ohw; i++) out[o * ohw + i] = bias[o];
-        beta = 1.0f;
-    }
-    /* out[OC, OHW] (+)= W[OC, IC*K*K] @ col[IC*K*K, OHW] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)oc, (int)ohw, (int)ickk, 1.0f,
-                weight, (int)ickk, b, (int)ohw, beta, out, (int)ohw);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -78,6 +114,7 @@ void conv2d_forward(float *out, float *col, const float *in, const float *weight
 void group_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
                         size_t c, size_t hw, size_t groups, float eps) {
     size_t cg = c / groups, n = cg * hw;
+#pragma omp parallel for if (c * hw > 16384) schedule(static)
     for (size_t g = 0; g < groups; g++) {
         const float *x = in + g * n;
         double sum = 0.0;
@@ -100,6 +137,7 @@ void group_norm_forward(float *out, const float *in, const float *gamma, const f
 
 void layer_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
                         size_t n, size_t c, float eps) {
+#pragma omp parallel for if (n * c > 16384) schedule(static)
     for (size_t t = 0; t < n; t++) {
         const float *x = in + t * c;
         float *y = out + t * c;
@@ -116,12 +154,14 @@ void layer_norm_forward(float *out, const float *in, const float *gamma, const f
 }
 
 void silu_inplace(float *x, size_t n) {
+#pragma omp parallel for if (n > 16384) schedule(static)
     for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
 float gelu_exact(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f /* 1/sqrt(2) */)); }
 
 void geglu_forward(float *out, const float *proj, size_t n, size_t f) {
+#pragma omp parallel for if (n * f > 16384) schedule(static)
     for (size_t t = 0; t < n; t++) {
         const float *h = proj + t * 2 * f, *gate = h + f;
         for (size_t i = 0; i < f; i++) out[t * f + i] = h[i] * gelu_exact(gate[i]);
@@ -196,21 +236,27 @@ void softmax_rows(float *x, size_t n, size_t m) {
 }
 
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const float *key_bias, size_t n, size_t m, size_t heads, size_t dh,
-                       attention_probs_fn probs_fn, void *user) {
+                       const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
+                       size_t dh, attention_probs_fn probs_fn, void *user) {
     size_t ld = heads * dh;
     float scale = 1.0f / sqrtf((float)dh);
-    for (size_t h = 0; h < heads; h++) {
-        /* probs[N, M] = Q_h[N, dh] @ K_h[M, dh]^T * scale */
+    int parallel = (double)(batch * heads * n * m) * (double)dh > PARALLEL_MIN_FLOPS;
+    /* one (image, head) pair per iteration; each thread has its own [N, M] of probs */
+#pragma omp parallel for if (parallel) schedule(static)
+    for (size_t bh = 0; bh < batch * heads; bh++) {
+        size_t b = bh / heads, h = bh % heads;
+        float *p = probs + (size_t)omp_get_thread_num() * n * m;
+        const float *qb = q + b * n * ld, *kb = k + b * m * ld, *vb = v + b * m * ld;
+        /* p[N, M] = Q_h[N, dh] @ K_h[M, dh]^T * scale */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)dh, scale,
-                    q + h * dh, (int)ld, k + h * dh, (int)ld, 0.0f, probs, (int)m);
+                    qb + h * dh, (int)ld, kb + h * dh, (int)ld, 0.0f, p, (int)m);
         if (key_bias)
-            for (size_t i = 0; i < n; i++) add_inplace(probs + i * m, key_bias, m);
-        softmax_rows(probs, n, m);
-        if (probs_fn) probs_fn(probs, h, n, m, user);
-        /* out_h[N, dh] = probs[N, M] @ V_h[M, dh] */
+            for (size_t i = 0; i < n; i++) add_inplace(p + i * m, key_bias + b * m, m);
+        softmax_rows(p, n, m);
+        if (probs_fn) probs_fn(p, b, h, n, m, user);
+        /* out_h[N, dh] = p[N, M] @ V_h[M, dh] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)m, 1.0f,
-                    probs, (int)m, v + h * dh, (int)ld, 0.0f, out + h * dh, (int)ld);
+                    p, (int)m, vb + h * dh, (int)ld, 0.0f, out + b * n * ld + h * dh, (int)ld);
     }
 }
 

@@ -50,16 +50,19 @@ void geglu_forward(float *out, const float *proj, size_t n, size_t f);
 
 /* --- attention -------------------------------------------------------------------------- */
 
-/* Multi-head scaled-dot-product attention for one image:
- *   q[N, heads*dh], k[M, heads*dh], v[M, heads*dh] -> out[N, heads*dh],
- *   P_h = softmax(Q_h K_h^T / sqrt(dh) + bias), out_h = P_h V_h,
- * with key_bias[M] added to every row (NULL = none; diffusers uses (1 - mask) * -10000).
- * probs: scratch [N, M]. probs_fn, if set, sees each head's P_h [N, M] after the softmax. */
-typedef void (*attention_probs_fn)(const float *probs, size_t head, size_t n, size_t m,
-                                   void *user);
+/* Multi-head scaled-dot-product attention for a batch of images:
+ *   q[B, N, heads*dh], k[B, M, heads*dh], v[B, M, heads*dh] -> out[B, N, heads*dh],
+ *   P_bh = softmax(Q_bh K_bh^T / sqrt(dh) + bias_b), out_bh = P_bh V_bh,
+ * with key_bias[B, M] added to every row (NULL = none; diffusers uses (1 - mask) * -10000).
+ * probs: scratch [threads, N, M] (threads = omp_get_max_threads()). probs_fn, if set, sees each
+ * (image, head)'s P [N, M] after the softmax; it is called from the worker threads, never twice
+ * at once for the same (image, head). */
+typedef void (*attention_probs_fn)(const float *probs, size_t image, size_t head, size_t n,
+                                   size_t m, void *user);
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const float *key_bias, size_t n, size_t m, size_t heads, size_t dh,
-                       attention_probs_fn probs_fn, void *user);
+                       const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
+                       size_t dh, attention_probs_fn probs_fn, void *user);
+/* The same for one image, by plain loops in double. */
 void attention_forward_ref(float *out, const float *q, const float *k, const float *v,
                            const float *key_bias, size_t n, size_t m, size_t heads, size_t dh);
 

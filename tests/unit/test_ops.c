@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "ops/ops.h"
 #include "test_util.h"
@@ -67,11 +68,12 @@ static void test_attention(void **state) {
         size_t n = cases[c][0], m = cases[c][1], heads = cases[c][2], dh = cases[c][3];
         size_t masked = cases[c][4], d = heads * dh;
         float *q = rand_array(n * d), *k = rand_array(m * d), *v = rand_array(m * d);
-        float *bias = calloc(m, sizeof *bias), *probs = malloc(n * m * sizeof *probs);
+        float *bias = calloc(m, sizeof *bias);
+        float *probs = malloc((size_t)omp_get_max_threads() * n * m * sizeof *probs);
         for (size_t j = m - masked; j < m; j++) bias[j] = -10000.0f;
         for (size_t i = 0; i < n * d; i++) q[i] *= 3.0f; /* peaky softmax */
         float *got = malloc(n * d * sizeof *got), *want = malloc(n * d * sizeof *want);
-        attention_forward(got, probs, q, k, v, bias, n, m, heads, dh, NULL, NULL);
+        attention_forward(got, probs, q, k, v, bias, 1, n, m, heads, dh, NULL, NULL);
         attention_forward_ref(want, q, k, v, bias, n, m, heads, dh);
         assert_int_equal(compare_arrays("attention", got, want, n * d, 2e-6), 0);
         free(q), free(k), free(v), free(bias), free(probs), free(got), free(want);
