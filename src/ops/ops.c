@@ -7,6 +7,33 @@
 #include <stdint.h>
 #include <string.h>
 
+/* 4 floats at a time through GCC/Clang vector extensions (one SSE register on x86-64). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+/* e^x within 2 ulp of expf: e^x = 2^k e^r with k = round(x / ln 2), |r| <= ln(2)/2, e^r by
+ * its degree-6 Taylor polynomial (relative error < r^7/7! = 1.3e-7), 2^k built in the exponent
+ * bits. x is clamped to [-87.3, 88.7] (the normal range); below -87.3 the result is exactly 0. */
+static inline v4f exp_v4(v4f x) {
+    v4i keep = x >= -87.3f;                                   /* all ones where not underflowing */
+    x = (v4f)(((v4i)x & keep) | ((v4i)((v4f){0} - 87.3f) & ~keep));
+    v4i over = x > 88.7f;
+    x = (v4f)(((v4i)x & ~over) | ((v4i)((v4f){0} + 88.7f) & over));
+    v4f half = (v4f)(((v4i)((v4f){0} + 0.5f) & (x >= 0.0f)) | ((v4i)((v4f){0} - 0.5f) & (x < 0.0f)));
+    v4i k = __builtin_convertvector(x * 1.44269504f + half, v4i); /* truncation: round to nearest */
+    v4f fk = __builtin_convertvector(k, v4f);
+    v4f r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;
+    v4f p = (v4f){0} + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    v4f e = p * (v4f)((k + 127) << 23);
+    return (v4f)((v4i)e & keep);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* dense */
 
@@ -57,6 +84,11 @@ static void im2col(float *col, const float *in, size_t c0, size_t c1, size_t h, 
         for (size_t ky = 0; ky < k; ky++) {
             for (size_t kx = 0; kx < k; kx++) {
                 float *row = col + ((c * k + ky) * k + kx) * oh * ow;
+                /* output columns [x0, x1) read inside the image: ox*s - pad + kx in [0, w) */
+                size_t x0 = kx >= pad ? 0 : (pad - kx + stride - 1) / stride;
+                size_t x1 = w + pad > kx ? (w + pad - kx + stride - 1) / stride : 0;
+                if (x1 > ow) x1 = ow;
+                if (x0 > x1) x0 = x1;
                 for (size_t oy = 0; oy < oh; oy++) {
                     ptrdiff_t y = (ptrdiff_t)(oy * stride + ky) - (ptrdiff_t)pad;
                     float *dst = row + oy * ow;
@@ -64,11 +96,14 @@ static void im2col(float *col, const float *in, size_t c0, size_t c1, size_t h, 
                         memset(dst, 0, ow * sizeof(float));
                         continue;
                     }
-                    const float *src = plane + (size_t)y * w;
-                    for (size_t ox = 0; ox < ow; ox++) {
-                        ptrdiff_t x = (ptrdiff_t)(ox * stride + kx) - (ptrdiff_t)pad;
-                        dst[ox] = (x < 0 || x >= (ptrdiff_t)w) ? 0.0f : src[x];
+                    const float *src = plane + (size_t)y * w + x0 * stride + kx - pad;
+                    for (size_t ox = 0; ox < x0; ox++) dst[ox] = 0.0f;
+                    if (stride == 1) {
+                        memcpy(dst + x0, src, (x1 - x0) * sizeof(float));
+                    } else {
+                        for (size_t ox = x0; ox < x1; ox++) dst[ox] = src[(ox - x0) * stride];
                     }
+                    for (size_t ox = x1; ox < ow; ox++) dst[ox] = 0.0f;
                 }
             }
         }
@@ -154,8 +189,15 @@ void layer_norm_forward(float *out, const float *in, const float *gamma, const f
 }
 
 void silu_inplace(float *x, size_t n) {
+    size_t n4 = n / 4 * 4;
 #pragma omp parallel for if (n > 16384) schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+    for (size_t i = 0; i < n4; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = v / (1.0f + exp_v4(-v));
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (size_t i = n4; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
 float gelu_exact(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f /* 1/sqrt(2) */)); }
@@ -170,30 +212,6 @@ void geglu_forward(float *out, const float *proj, size_t n, size_t f) {
 
 /* ---------------------------------------------------------------------------------------- */
 /* attention */
-
-/* 4 floats at a time through GCC/Clang vector extensions (one SSE register on x86-64). */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-/* e^x for x <= 0 within 2 ulp of expf, and exactly 0 below -87.3: e^x = 2^k e^r with
- * k = round(x / ln 2), |r| <= ln(2)/2, e^r by its degree-6 Taylor polynomial (relative error
- * < r^7/7! = 1.3e-7), 2^k built in the exponent bits. */
-static inline v4f exp_nonpositive(v4f x) {
-    v4i keep = x >= -87.3f;                                   /* all ones where x is in range */
-    x = (v4f)(((v4i)x & keep) | ((v4i)((v4f){0} - 87.3f) & ~keep));
-    v4i k = __builtin_convertvector(x * 1.44269504f - 0.5f, v4i); /* x <= 0: truncation rounds */
-    v4f fk = __builtin_convertvector(k, v4f);
-    v4f r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;
-    v4f p = (v4f){0} + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    v4f e = p * (v4f)((k + 127) << 23);
-    return (v4f)((v4i)e & keep);
-}
 
 void softmax_rows(float *x, size_t n, size_t m) {
     for (size_t r = 0; r < n; r++) {
@@ -212,7 +230,7 @@ void softmax_rows(float *x, size_t n, size_t m) {
         for (; j + 4 <= m; j += 4) {
             v4f v;
             memcpy(&v, row + j, sizeof v);
-            v = exp_nonpositive(v - mx);
+            v = exp_v4(v - mx);
             memcpy(row + j, &v, sizeof v);
             acc += v;
         }
@@ -220,7 +238,7 @@ void softmax_rows(float *x, size_t n, size_t m) {
         if (j < m) { /* the tail, padded with -inf (which gives 0) */
             v4f v = (v4f){0} - INFINITY;
             memcpy(&v, row + j, (m - j) * sizeof(float));
-            v = exp_nonpositive(v - mx);
+            v = exp_v4(v - mx);
             memcpy(row + j, &v, (m - j) * sizeof(float));
             for (size_t i = 0; i < m - j; i++) sum += v[i];
         }

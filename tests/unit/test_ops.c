@@ -129,6 +129,18 @@ static void test_elementwise(void **state) {
     for (int i = 0; i < 5; i++) want[i] = (float)(xs[i] / (1.0 + exp(-(double)xs[i])));
     assert_int_equal(compare_arrays("silu", got, want, 5, 1e-6), 0);
 
+    /* the vectorised path on a range that includes exp's clamps */
+    size_t nw = 1003;
+    float *wide = malloc(nw * sizeof *wide), *wide_want = malloc(nw * sizeof *wide_want);
+    for (size_t i = 0; i < nw; i++) {
+        double v = -120.0 + 240.0 * (double)i / (double)(nw - 1);
+        wide[i] = (float)v;
+        wide_want[i] = (float)(v / (1.0 + exp(-v)));
+    }
+    silu_inplace(wide, nw);
+    assert_int_equal(compare_arrays("silu [-120, 120]", wide, wide_want, nw, 2e-5), 0);
+    free(wide), free(wide_want);
+
     float proj[2 * 2 * 3], out[2 * 3], gw[2 * 3];
     for (int i = 0; i < 12; i++) proj[i] = frand() * 2;
     geglu_forward(out, proj, 2, 3);

@@ -29,7 +29,7 @@ static const char *opt(int argc, char **argv, const char *name, const char *def)
 
 static int bench_sgemm(int argc, char **argv) {
     int n = atoi(opt(argc, argv, "-n", "1024"));
-    xattn_set_threads(atoi(opt(argc, argv, "-t", "1")));
+    openblas_set_num_threads(atoi(opt(argc, argv, "-t", "1"))); /* OpenBLAS's own threads */
     size_t nn = (size_t)n * (size_t)n;
     float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
     if (!a || !b || !c) return 1;
