@@ -9,7 +9,8 @@ all-MiniLM-L6-v2 caption embeddings, exported as a diffusers folder that xattn l
 State lives outside the repository (default ~/.cache/xattn-train): the dataset drawn by
 `xattn dataset`, its decoded images, the caption-embedding cache and the checkpoint. The
 checkpoint is written atomically (temporary file + rename) every --checkpoint-minutes, so a
-killed run resumes where it stopped. Runs on the CPU (--threads, default 1 so one core stays
+killed run resumes where it stopped. On a machine without the checkpoint, training continues
+from the exported weights in --out (EMA weights and training.json; the optimizer restarts). Runs on the CPU (--threads, default 1 so one core stays
 free) or on CUDA when present.
 
 Recipe (see weights/shapes32/MODEL_CARD.md for what was tried): v-prediction on a cosine
@@ -92,7 +93,7 @@ def load_embeddings(data_dir, captions):
     unique = sorted(set(captions))
     if os.path.exists(path):
         z = np.load(path, allow_pickle=False)
-        if list(z["captions"]) == unique:
+        if z["emb"].shape[1] == MAX_TOKENS and list(z["captions"]) == unique:
             index = {c: i for i, c in enumerate(unique)}
             return z["emb"], z["lengths"], np.array([index[c] for c in captions], np.int64)
     from encode_prompt import encode
@@ -267,6 +268,20 @@ def main(argv=None):
 
     step, images_seen, seconds = 0, 0, 0.0
     gen = torch.Generator().manual_seed(args.seed)
+    exported = os.path.join(args.out, "unet", "diffusion_pytorch_model.safetensors")
+    if not os.path.exists(ckpt_path) and os.path.exists(exported):
+        # no checkpoint on this machine: continue from the exported (EMA) weights in the repo;
+        # the optimizer state starts afresh, the LR schedule goes on from the recorded step
+        from safetensors.torch import load_file
+
+        weights = load_file(exported)
+        unet.load_state_dict(weights)
+        ema.load_state_dict(weights)
+        with open(os.path.join(args.out, "training.json")) as f:
+            facts = json.load(f)
+        step, images_seen, seconds = facts["step"], facts["images_seen"], facts["train_seconds"]
+        gen.manual_seed(args.seed + step)
+        log(f"no checkpoint: continuing from {args.out} at step {step} ({images_seen} images)")
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         unet.load_state_dict(ck["unet"])
