@@ -46,7 +46,12 @@ mkdir -p assets
     "a red circle left of a blue square" \
     "a purple cross above an orange circle" \
     "a large white ring on a black background" \
-    "a green square below a yellow cross"
+    "a green square below a yellow cross" \
+    "three red squares" \
+    "a red circle and a blue square" \
+    "a yellow triangle and a purple ring" \
+    "a white cross on a gray background" \
+    "a blue triangle right of a green circle"
 
 echo "== check: everything loads back"
 "$py" - "$models" "$refs" <<'EOF'

@@ -213,49 +213,109 @@ void geglu_forward(float *out, const float *proj, size_t n, size_t f) {
 /* ---------------------------------------------------------------------------------------- */
 /* attention */
 
-void softmax_rows(float *x, size_t n, size_t m) {
-    for (size_t r = 0; r < n; r++) {
-        float *row = x + r * m, mx = row[0];
-        size_t j = 0;
-        v4f vmx = (v4f){0} + row[0];
-        for (; j + 4 <= m; j += 4) {
-            v4f v;
-            memcpy(&v, row + j, sizeof v);
-            vmx = (v4f)(((v4i)v & (v > vmx)) | ((v4i)vmx & ~(v > vmx)));
-        }
-        for (int i = 0; i < 4; i++) mx = vmx[i] > mx ? vmx[i] : mx;
-        for (; j < m; j++) mx = row[j] > mx ? row[j] : mx;
-        v4f acc = {0};
-        j = 0;
-        for (; j + 4 <= m; j += 4) {
-            v4f v;
-            memcpy(&v, row + j, sizeof v);
-            v = exp_v4(v - mx);
-            memcpy(row + j, &v, sizeof v);
-            acc += v;
-        }
-        float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-        if (j < m) { /* the tail, padded with -inf (which gives 0) */
-            v4f v = (v4f){0} - INFINITY;
-            memcpy(&v, row + j, (m - j) * sizeof(float));
-            v = exp_v4(v - mx);
-            memcpy(row + j, &v, (m - j) * sizeof(float));
-            for (size_t i = 0; i < m - j; i++) sum += v[i];
-        }
-        float inv = 1.0f / sum;
-        for (j = 0; j + 4 <= m; j += 4) {
-            v4f v;
-            memcpy(&v, row + j, sizeof v);
-            v *= inv;
-            memcpy(row + j, &v, sizeof v);
-        }
-        for (; j < m; j++) row[j] *= inv;
+/* One softmax, written once for a vector type V of L floats (VI: the matching int vector) with
+ * its exp; instantiated for SSE (4 lanes, every x86-64) and AVX2+FMA (8 lanes, chosen at run
+ * time). The tail is padded with -inf, whose exp is 0. */
+#define DEFINE_SOFTMAX(NAME, V, VI, L, EXP, ATTR)                                              \
+    ATTR static void NAME(float *x, size_t n, size_t m) {                                       \
+        for (size_t r = 0; r < n; r++) {                                                        \
+            float *row = x + r * m, mx = row[0];                                                \
+            size_t j = 0;                                                                       \
+            V vmx = (V){0} + row[0];                                                            \
+            for (; j + L <= m; j += L) {                                                        \
+                V v;                                                                            \
+                memcpy(&v, row + j, sizeof v);                                                  \
+                vmx = (V)(((VI)v & (v > vmx)) | ((VI)vmx & ~(v > vmx)));                        \
+            }                                                                                   \
+            for (int i = 0; i < L; i++) mx = vmx[i] > mx ? vmx[i] : mx;                         \
+            for (; j < m; j++) mx = row[j] > mx ? row[j] : mx;                                  \
+            V acc = {0};                                                                        \
+            for (j = 0; j + L <= m; j += L) {                                                   \
+                V v;                                                                            \
+                memcpy(&v, row + j, sizeof v);                                                  \
+                v = EXP(v - mx);                                                                \
+                memcpy(row + j, &v, sizeof v);                                                  \
+                acc += v;                                                                       \
+            }                                                                                   \
+            if (j < m) {                                                                        \
+                V v = (V){0} - INFINITY;                                                        \
+                memcpy(&v, row + j, (m - j) * sizeof(float));                                   \
+                v = EXP(v - mx);                                                                \
+                memcpy(row + j, &v, (m - j) * sizeof(float));                                   \
+                acc += v;                                                                       \
+            }                                                                                   \
+            float sum = 0.0f;                                                                   \
+            for (int i = 0; i < L; i++) sum += acc[i];                                          \
+            V inv = (V){0} + 1.0f / sum;                                                        \
+            for (j = 0; j + L <= m; j += L) {                                                   \
+                V v;                                                                            \
+                memcpy(&v, row + j, sizeof v);                                                  \
+                v *= inv;                                                                       \
+                memcpy(row + j, &v, sizeof v);                                                  \
+            }                                                                                   \
+            for (; j < m; j++) row[j] *= inv[0];                                                \
+        }                                                                                       \
     }
+
+DEFINE_SOFTMAX(softmax_rows_sse, v4f, v4i, 4, exp_v4, )
+
+void softmax_rows_portable(float *x, size_t n, size_t m) { softmax_rows_sse(x, n, m); }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define XATTN_HAVE_AVX2_PATH 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* exp_v4's algorithm, 8 lanes */
+static inline v8f exp_v8(v8f x) {
+    v8i keep = x >= -87.3f;
+    x = (v8f)(((v8i)x & keep) | ((v8i)((v8f){0} - 87.3f) & ~keep));
+    v8i over = x > 88.7f;
+    x = (v8f)(((v8i)x & ~over) | ((v8i)((v8f){0} + 88.7f) & over));
+    v8f half = (v8f)(((v8i)((v8f){0} + 0.5f) & (x >= 0.0f)) | ((v8i)((v8f){0} - 0.5f) & (x < 0.0f)));
+    v8i k = __builtin_convertvector(x * 1.44269504f + half, v8i);
+    v8f fk = __builtin_convertvector(k, v8f);
+    v8f r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;
+    v8f p = (v8f){0} + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    v8f e = p * (v8f)((k + 127) << 23);
+    return (v8f)((v8i)e & keep);
+}
+
+DEFINE_SOFTMAX(softmax_rows_avx2, v8f, v8i, 8, exp_v8, )
+#pragma GCC pop_options
+#endif
+
+void softmax_rows(float *x, size_t n, size_t m) {
+#ifdef XATTN_HAVE_AVX2_PATH
+    static int avx2 = -1; /* benign race: every thread computes the same value */
+    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (avx2) {
+        softmax_rows_avx2(x, n, m);
+        return;
+    }
+#endif
+    softmax_rows_sse(x, n, m);
 }
 
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
                        size_t dh, attention_probs_fn probs_fn, void *user) {
+    attention_forward_scaled(out, probs, q, k, v, key_bias, NULL, batch, n, m, heads, dh, probs_fn,
+                             user);
+}
+
+void attention_forward_scaled(float *out, float *probs, const float *q, const float *k,
+                              const float *v, const float *key_bias, const float *key_scale,
+                              size_t batch, size_t n, size_t m, size_t heads, size_t dh,
+                              attention_probs_fn probs_fn, void *user) {
     size_t ld = heads * dh;
     float scale = 1.0f / sqrtf((float)dh);
     int parallel = (double)(batch * heads * n * m) * (double)dh > PARALLEL_MIN_FLOPS;
@@ -271,6 +331,9 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
         if (key_bias)
             for (size_t i = 0; i < n; i++) add_inplace(p + i * m, key_bias + b * m, m);
         softmax_rows(p, n, m);
+        if (key_scale) /* p[i, j] *= scale[b, j] */
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < m; j++) p[i * m + j] *= key_scale[b * m + j];
         if (probs_fn) probs_fn(p, b, h, n, m, user);
         /* out_h[N, dh] = p[N, M] @ V_h[M, dh] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)m, 1.0f,

@@ -62,12 +62,21 @@ typedef void (*attention_probs_fn)(const float *probs, size_t image, size_t head
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
                        size_t dh, attention_probs_fn probs_fn, void *user);
+/* The same with key_scale[B, M] (NULL = none) multiplying column j of image b's P after the
+ * softmax, before probs_fn and P V: Prompt-to-Prompt re-weighting of the keys (no renormalising). */
+void attention_forward_scaled(float *out, float *probs, const float *q, const float *k,
+                              const float *v, const float *key_bias, const float *key_scale,
+                              size_t batch, size_t n, size_t m, size_t heads, size_t dh,
+                              attention_probs_fn probs_fn, void *user);
 /* The same for one image, by plain loops in double. */
 void attention_forward_ref(float *out, const float *q, const float *k, const float *v,
                            const float *key_bias, size_t n, size_t m, size_t heads, size_t dh);
 
-/* Softmax of each row of x[N, M], in place. */
+/* Softmax of each row of x[N, M], in place; exp by a polynomial within 2 ulp of expf, and
+ * exactly 0 for a logit more than 87.3 below the row's maximum. Runs 8 lanes wide where the CPU
+ * has AVX2 and FMA, else 4 (softmax_rows_portable, the path every x86-64 CPU can take). */
 void softmax_rows(float *x, size_t n, size_t m);
+void softmax_rows_portable(float *x, size_t n, size_t m);
 
 /* --- layout and resampling -------------------------------------------------------------- */
 

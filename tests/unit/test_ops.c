@@ -2,6 +2,7 @@
  * including odd sizes, strides and padding. */
 #include <math.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,6 +162,33 @@ static void test_elementwise(void **state) {
     assert_true(rows[7] > 0.999f && rows[4] == 0.0f);
 }
 
+/* both softmax paths against a double-precision softmax, rows of many lengths and scales */
+static void test_softmax(void **state) {
+    (void)state;
+    size_t lengths[] = {1, 3, 4, 7, 8, 9, 12, 17, 256, 1000};
+    void (*paths[])(float *, size_t, size_t) = {softmax_rows, softmax_rows_portable};
+    const char *names[] = {"softmax_rows", "softmax_rows_portable"};
+    for (size_t pi = 0; pi < 2; pi++)
+        for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++) {
+            size_t m = lengths[li], n = 3;
+            float *x = rand_array(n * m), *want = malloc(n * m * sizeof *want);
+            for (size_t i = 0; i < n * m; i++) x[i] *= 30.0f; /* logits in [-30, 30) */
+            if (m > 2) x[1] = -10000.0f;                      /* a masked key */
+            for (size_t r = 0; r < n; r++) {
+                double mx = -INFINITY, sum = 0.0;
+                for (size_t j = 0; j < m; j++) mx = fmax(mx, x[r * m + j]);
+                for (size_t j = 0; j < m; j++) sum += exp(x[r * m + j] - mx);
+                for (size_t j = 0; j < m; j++) want[r * m + j] = (float)(exp(x[r * m + j] - mx) / sum);
+            }
+            paths[pi](x, n, m);
+            char what[64];
+            snprintf(what, sizeof what, "%s m=%zu", names[pi], m);
+            assert_int_equal(compare_arrays(what, x, want, n * m, 1e-6), 0);
+            if (m > 2) assert_true(x[1] == 0.0f); /* masked: exactly no attention */
+            free(x), free(want);
+        }
+}
+
 static void test_layout_and_resample(void **state) {
     (void)state;
     size_t c = 3, h = 2, w = 3;
@@ -190,6 +218,7 @@ int main(void) {
         cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_attention),  cmocka_unit_test(test_norms),
         cmocka_unit_test(test_elementwise), cmocka_unit_test(test_layout_and_resample),
+        cmocka_unit_test(test_softmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
