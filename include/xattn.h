@@ -82,6 +82,42 @@ xattn_status xattn_prompt_load(const char *path, xattn_prompt **out, xattn_error
 void xattn_prompt_free(xattn_prompt *p);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Cross-attention layers and their probabilities                                              */
+
+typedef enum xattn_layer_place {
+    XATTN_PLACE_DOWN = 0, XATTN_PLACE_MID = 1, XATTN_PLACE_UP = 2
+} xattn_layer_place;
+
+/* One cross-attention layer: the attn2 of one BasicTransformerBlock. Layers are numbered in the
+ * order the forward runs them (down blocks, mid block, up blocks). */
+typedef struct xattn_attention_layer {
+    int index;              /* 0 .. n-1, forward order */
+    xattn_layer_place place;
+    int block;              /* down_blocks.<block> or up_blocks.<block>; 0 in the mid block */
+    int attention;          /* attentions.<attention> */
+    int transformer_block;  /* transformer_blocks.<transformer_block> */
+    int height, width;      /* its pixel grid: height * width query rows */
+    int heads;
+    char name[96];          /* "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */
+} xattn_attention_layer;
+
+/* Fills out[0 .. min(n, cap)) with the model's cross-attention layers; returns n. */
+size_t xattn_model_attention_layers(const xattn_model *m, xattn_attention_layer *out, size_t cap);
+
+/* Sees one head's cross-attention probabilities probs[height * width, n_tokens] (row y * width
+ * + x is a pixel of the layer's grid, column t a text token; a row sums to 1 unless re-weighted),
+ * after the softmax and any token scale, before they weight the values. Called from worker
+ * threads: concurrently for different (image, head) pairs of one layer, never twice at once for
+ * the same pair; probs is valid only during the call. step is the sampling step (0 = the first,
+ * noisiest) or -1 in a bare xattn_unet_forward; image is the U-Net batch row there, and during
+ * generation the image index in the conditional branch (the unconditional one is not shown). */
+typedef void (*xattn_attention_fn)(const xattn_attention_layer *layer, int step, int image,
+                                   int head, const float *probs, size_t n_tokens, void *user);
+
+/* Heatmaps accumulated over a generation (see "Words and heatmaps"). */
+typedef struct xattn_heatmaps xattn_heatmaps;
+
+/* ------------------------------------------------------------------------------------------ */
 /* Generation                                                                                  */
 
 typedef enum xattn_sampler_kind { XATTN_SAMPLER_DDIM = 0, XATTN_SAMPLER_DDPM = 1 } xattn_sampler_kind;
@@ -100,6 +136,11 @@ typedef struct xattn_generate_params {
     int threads;                /* 0 = leave the BLAS default */
     xattn_progress_fn progress;
     void *progress_user;
+    /* Cross-attention of the conditional branch (see "Cross-attention" below); all optional. */
+    xattn_heatmaps *heatmaps;        /* filled with this call's maps (made for `cond`) */
+    xattn_attention_fn attention;    /* sees every head's probabilities of every layer and step */
+    void *attention_user;
+    const float *token_scale;        /* [cond->n_tokens]: Prompt-to-Prompt re-weighting; NULL = 1 */
 } xattn_generate_params;
 
 void xattn_generate_params_init(xattn_generate_params *p);
@@ -108,6 +149,88 @@ void xattn_generate_params_init(xattn_generate_params *p);
  * uncond may be NULL: the model's null prompt is used (required when cfg > 1). */
 xattn_status xattn_generate(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
                             const xattn_generate_params *p, float *images, xattn_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Words and heatmaps                                                                          */
+
+/* A word of a prompt: tokens [first_token, first_token + n_tokens). A WordPiece "##" token
+ * continues the word before it; special tokens ([CLS], [SEP], [PAD], [MASK], <|startoftext|>,
+ * <|endoftext|>, <s>, </s>, <pad>) and padding (mask 0) belong to no word. */
+typedef struct xattn_word {
+    char *text;             /* the tokens joined, "##" dropped: "ring" + "##s" -> "rings" */
+    size_t first_token, n_tokens;
+} xattn_word;
+
+/* *words is malloc'd ([*n_words], possibly 0); free with xattn_words_free. */
+xattn_status xattn_prompt_words(const xattn_prompt *p, xattn_word **words, size_t *n_words,
+                                xattn_error *err);
+void xattn_words_free(xattn_word *words, size_t n_words);
+
+/* Heatmaps, the DAAM way (Tang et al. 2022): for every captured step, each selected layer's
+ * probabilities (conditional branch), summed over the selected heads, are resized bilinearly
+ * (align_corners false) from the layer's grid to the image size; the step's map of a token is
+ * their mean over the selected (layer, head) pairs; maps are summed over the selected steps. A
+ * word's map is the mean of its tokens' maps. (Bilinear weights are >= 0, so resizing the head
+ * sum equals summing the resized, clamped-at-0 heads.) Maps are not normalised. */
+typedef struct xattn_heatmap_params {
+    uint64_t layers;  /* bit i selects layer i of xattn_model_attention_layers; 0 = all */
+    uint64_t heads;   /* bit h selects head h of every selected layer; 0 = all */
+    int step_begin;   /* steps [step_begin, step_end) are summed (default 0 ..      */
+    int step_end;     /*  INT_MAX = to the last)                                     */
+    int keep_steps;   /* also keep every summed step's own maps (default 0) */
+} xattn_heatmap_params;
+void xattn_heatmap_params_init(xattn_heatmap_params *p);
+
+/* Parsers for command lines (messages name the spec, not an option):
+ *   layers: "all", or a comma list of PLACE[:SIDE] (PLACE = down, mid, up or all; SIDE = the
+ *           layer's grid side, e.g. "up:16") and layer indices ("0,3");
+ *   heads:  "all", or a comma list of head indices and ranges ("0,2-3");
+ *   steps:  "A:B" (steps A .. B-1), "A:", ":B", "A" (one step) or "all". */
+xattn_status xattn_heatmap_parse_layers(const xattn_model *m, const char *spec, uint64_t *layers,
+                                        xattn_error *err);
+xattn_status xattn_heatmap_parse_heads(const xattn_model *m, const char *spec, uint64_t *heads,
+                                       xattn_error *err);
+xattn_status xattn_heatmap_parse_steps(const char *spec, int *step_begin, int *step_end,
+                                       xattn_error *err);
+
+/* An accumulator for generations with `prompt` as the conditional prompt on model m; pass it in
+ * xattn_generate_params.heatmaps. Each generation replaces its maps. The prompt must have at
+ * least one word. */
+xattn_status xattn_heatmaps_new(const xattn_model *m, const xattn_prompt *prompt,
+                                const xattn_heatmap_params *p, xattn_heatmaps **out,
+                                xattn_error *err);
+void xattn_heatmaps_free(xattn_heatmaps *h);
+
+typedef struct xattn_heatmaps_info {
+    size_t images;              /* the last generation's batch (0 before any) */
+    size_t height, width;       /* the image size: every map is [height, width] */
+    size_t n_words, n_tokens;
+    size_t n_layers, n_pairs;   /* selected layers; (layer, head) pairs averaged per step */
+    uint64_t layers, heads;     /* the selection (0 = all) */
+    int step_begin, step_end;   /* the steps summed in the last generation: [begin, end) */
+} xattn_heatmaps_info;
+void xattn_heatmaps_get_info(const xattn_heatmaps *h, xattn_heatmaps_info *info);
+
+/* The words (borrowed, [n_words]) and the layers selected (borrowed, [n_layers]). */
+const xattn_word *xattn_heatmaps_words(const xattn_heatmaps *h);
+const xattn_attention_layer *xattn_heatmaps_layers(const xattn_heatmaps *h);
+
+/* Maps of one image of the last generation, borrowed until the next generation or free;
+ * NULL when image is out of range:
+ *   word maps [n_words, H, W]; token maps [n_tokens, H, W] (special tokens included);
+ *   one step's word maps [n_words, H, W] (keep_steps only, step in [step_begin, step_end)). */
+const float *xattn_heatmaps_word_maps(const xattn_heatmaps *h, size_t image);
+const float *xattn_heatmaps_token_maps(const xattn_heatmaps *h, size_t image);
+const float *xattn_heatmaps_step_maps(const xattn_heatmaps *h, size_t image, int step);
+
+/* Writes, for one image (rgb: [height, width, 3] 8-bit, the generated image), into folder dir
+ * (created if missing): <i>-<word>.png per word (its map normalised to [0, 1], in viridis,
+ * blended over the image, upscaled), grid.png (the image and every word's overlay, labelled) and
+ * heatmaps.safetensors (maps [n_words, H, W] F32, and step_maps [steps, n_words, H, W] with
+ * keep_steps; metadata: words, prompt, tokens, layers, heads, steps). Every file is written
+ * atomically. */
+xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const uint8_t *rgb,
+                                  const char *dir, xattn_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The U-Net itself, for tests and tools.                                                      */
@@ -131,6 +254,13 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
 typedef void (*xattn_unet_observer)(const char *name, const float *data, const size_t shape[4],
                                     void *user);
 void xattn_unet_set_observer(xattn_unet_run *r, xattn_unet_observer fn, void *user);
+
+/* Every cross-attention layer's probabilities of every row go to fn (NULL = none). */
+void xattn_unet_set_attention_fn(xattn_unet_run *r, xattn_attention_fn fn, void *user);
+
+/* scale[B, T] multiplies the cross-attention probability of token t in batch row b after the
+ * softmax (NULL = none); borrowed until it is reset. Self-attention is not affected. */
+void xattn_unet_set_token_scale(xattn_unet_run *r, const float *scale);
 
 /* FLOPs of the last forward's matrix products (2 per multiply-add), for benchmarks. */
 double xattn_unet_flops(const xattn_unet_run *r);

@@ -17,6 +17,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/heat_options.h"
 #include "cli/progress.h"
 #include "io/image_io.h"
 
@@ -37,7 +38,14 @@ static const char generate_usage[] =
     "      --eta E            DDIM eta, >= 0                                  default 0\n"
     "      --batch N          images, 1..64: writes OUT-0.png ... OUT-(N-1).png\n"
     "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)      default 0\n"
-    "      --heatmaps DIR     cross-attention heatmaps (not available yet)\n"
+    "      --heatmaps DIR     cross-attention heatmaps: DIR/<i>-<word>.png, DIR/grid.png and\n"
+    "                         DIR/heatmaps.safetensors (with --batch N: DIR/0 ... DIR/N-1)\n"
+    "      --heat-layers SPEC layers summed: all, or a comma list of down, mid, up,\n"
+    "                         PLACE:SIDE (e.g. up:16) and layer indices           default all\n"
+    "      --heat-heads SPEC  heads averaged: all, or e.g. 0,2-3                   default all\n"
+    "      --heat-steps A:B   steps summed: A .. B-1 (0 = the first); A:, :B, A   default all\n"
+    "      --reweight W=F     multiply word W's cross-attention by F >= 0 (Prompt-to-Prompt\n"
+    "                         re-weighting of the conditional branch); repeatable\n"
     "      --html FILE        heatmap explorer page (not available yet)\n"
     "  -o, --output OUT.png   output image                                    default out.png\n"
     "  -q, --quiet            no progress bar or summary on stderr\n"
@@ -48,7 +56,8 @@ static const char generate_usage[] =
 
 enum {
     OPT_MODEL = 1, OPT_PROMPT, OPT_NEGATIVE, OPT_SEED, OPT_STEPS, OPT_CFG, OPT_SAMPLER, OPT_ETA,
-    OPT_BATCH, OPT_THREADS, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_QUIET, OPT_HELP
+    OPT_BATCH, OPT_THREADS, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_QUIET, OPT_HELP,
+    OPT_HEAT /* the options of heat_options.h */
 };
 
 static const cli_option generate_options[] = {
@@ -60,11 +69,14 @@ static const cli_option generate_options[] = {
     {0, "heatmaps", 1, OPT_HEATMAPS},   {0, "html", 1, OPT_HTML},
     {'o', "output", 1, OPT_OUTPUT},     {'q', "quiet", 0, OPT_QUIET},
     {'h', "help", 0, OPT_HELP},
+    {0, "heat-layers", 1, OPT_HEAT},    {0, "heat-heads", 1, OPT_HEAT},
+    {0, "heat-steps", 1, OPT_HEAT},     {0, "reweight", 1, OPT_HEAT},
 };
 
 typedef struct generate_args {
-    const char *model, *prompt, *negative, *heatmaps, *html, *output;
+    const char *model, *prompt, *negative, *html, *output;
     xattn_generate_params params;
+    heat_options heat; /* --heatmaps, --heat-*, --reweight */
     int quiet;
 } generate_args;
 
@@ -72,6 +84,7 @@ typedef struct generate_args {
 static int parse_generate_args(int argc, char **argv, generate_args *g) {
     memset(g, 0, sizeof *g);
     xattn_generate_params_init(&g->params);
+    heat_options_init(&g->heat);
     g->output = "out.png";
 
     cli_args a;
@@ -106,7 +119,8 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
                 bad = 1;
             }
             break;
-        case OPT_HEATMAPS: g->heatmaps = value; break;
+        case OPT_HEATMAPS:
+        case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
         case OPT_HTML: g->html = value; break;
         case OPT_OUTPUT: g->output = value; break;
         case OPT_QUIET: g->quiet = 1; break;
@@ -121,10 +135,8 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
         cli_error("-p: missing: the prompt file is required (see xattn generate --help)");
         return CLI_EXIT_USAGE;
     }
-    if (g->heatmaps) {
-        cli_error("--heatmaps: not available yet");
-        return CLI_EXIT_USAGE;
-    }
+    int code = heat_options_check(&g->heat);
+    if (code >= 0) return code;
     if (g->html) {
         cli_error("--html: not available yet");
         return CLI_EXIT_USAGE;
@@ -258,6 +270,7 @@ static void fill_text(text_chunks *t, const generate_args *g, const xattn_prompt
     add_text(t, "sampler", p->sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim");
     add_text(t, "eta", t->eta);
     add_text(t, "model", g->model);
+    if (g->heat.n_reweight) add_text(t, "reweight", g->heat.reweight_text);
     if (p->batch > 1) {
         add_text(t, "index", t->index);
         add_text(t, "batch", t->batch);
@@ -389,6 +402,11 @@ int cmd_generate(int argc, char **argv) {
         cli_error("%s: sample_size %d is not a positive image size", g.model, info.sample_size);
         goto done;
     }
+    int heat_code = heat_options_prepare(&g.heat, model, cond, &g.params);
+    if (heat_code >= 0) {
+        code = heat_code;
+        goto done;
+    }
 
     size_t size = (size_t)info.sample_size;
     size_t per_image = (size_t)info.out_channels * size * size;
@@ -413,6 +431,11 @@ int cmd_generate(int argc, char **argv) {
     if (st != XATTN_OK) goto library_error;
 
     if (write_images(&g, names, images, info.out_channels, size, cond, uncond) != 0) goto done;
+    heat_code = heat_options_write(&g.heat, images, (size_t)g.params.batch, info.out_channels, size);
+    if (heat_code >= 0) {
+        code = heat_code;
+        goto done;
+    }
 
     if (!g.quiet && !isatty(STDERR_FILENO)) {
         double seconds = cli_now() - progress.start;
@@ -421,6 +444,8 @@ int cmd_generate(int argc, char **argv) {
         else
             fprintf(stderr, "wrote %s ... %s (%d images, %d steps, %.1f s)\n", names[0],
                     names[g.params.batch - 1], g.params.batch, g.params.steps, seconds);
+        if (g.heat.dir)
+            fprintf(stderr, "wrote heatmaps to %s\n", g.heat.dir);
     }
     code = CLI_EXIT_OK;
     goto done;
@@ -428,6 +453,7 @@ int cmd_generate(int argc, char **argv) {
 library_error:
     cli_lib_error(&err);
 done:
+    heat_options_free(&g.heat);
     free(images);
     free_names(names, g.params.batch);
     if (model) xattn_model_free(model);

@@ -34,8 +34,64 @@ struct xattn_unet_run {
     size_t n_skips;
     xattn_unet_observer observer;
     void *observer_user;
+    xattn_attention_layer *layers; /* [n_layers] the cross-attention layers, forward order */
+    size_t n_layers;
+    size_t cur_layer;            /* the one running (layers are counted during a forward) */
+    xattn_attention_fn attention_fn;
+    void *attention_user;
+    const float *token_scale;    /* [B, T] or NULL (borrowed) */
     double flops;                /* of the last forward: matrix products, 2 per multiply-add */
 };
+
+/* ---------------------------------------------------------------------------------------- */
+/* the cross-attention layers, in the order xattn_unet_forward runs them */
+
+/* Appends the attn2 of every BasicTransformerBlock of t at grid side `side`. */
+static void list_transformer(const transformer2d_w *t, xattn_layer_place place, size_t block,
+                             size_t attention, size_t side, xattn_attention_layer *out, size_t cap,
+                             size_t *n) {
+    static const char *const prefix[] = {"down_blocks.%zu", "mid_block", "up_blocks.%zu"};
+    for (size_t k = 0; k < t->n_blocks; k++, (*n)++) {
+        if (*n >= cap) continue;
+        xattn_attention_layer *l = &out[*n];
+        memset(l, 0, sizeof *l);
+        l->index = (int)*n;
+        l->place = place;
+        l->block = (int)block;
+        l->attention = (int)attention;
+        l->transformer_block = (int)k;
+        l->height = l->width = (int)side;
+        l->heads = (int)t->blocks[k].attn2.heads;
+        char head[32];
+        snprintf(head, sizeof head, prefix[place], block);
+        snprintf(l->name, sizeof l->name, "%s.attentions.%zu.transformer_blocks.%zu.attn2", head,
+                 attention, k);
+    }
+}
+
+static size_t unet_attention_layers(const unet_w *u, xattn_attention_layer *out, size_t cap) {
+    const unet_config *c = &u->cfg;
+    size_t n = 0, side = c->sample_size;
+    for (size_t i = 0; i < c->n_blocks; i++) {
+        const unet_block_w *blk = &u->down[i];
+        for (size_t j = 0; blk->attentions && j < blk->n_layers; j++)
+            list_transformer(&blk->attentions[j], XATTN_PLACE_DOWN, i, j, side, out, cap, &n);
+        if (blk->sampler.weight) side /= 2;
+    }
+    if (c->has_mid_block)
+        list_transformer(&u->mid.attentions[0], XATTN_PLACE_MID, 0, 0, side, out, cap, &n);
+    for (size_t i = 0; i < c->n_blocks; i++) {
+        const unet_block_w *blk = &u->up[i];
+        for (size_t j = 0; blk->attentions && j < blk->n_layers; j++)
+            list_transformer(&blk->attentions[j], XATTN_PLACE_UP, i, j, side, out, cap, &n);
+        if (blk->sampler.weight) side *= 2;
+    }
+    return n;
+}
+
+size_t xattn_model_attention_layers(const xattn_model *m, xattn_attention_layer *out, size_t cap) {
+    return unet_attention_layers(&m->unet, out, out ? cap : 0);
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* planning */
@@ -105,14 +161,20 @@ xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tok
     for (size_t i = 0; i < s.n_skips; i++) total += b * s.skips[i];
 
     openblas_set_num_threads(1); /* the kernels thread themselves: see xattn_set_threads */
+    size_t n_layers = unet_attention_layers(u, NULL, 0);
     xattn_unet_run *r = calloc(1, sizeof *r);
     float *mem = r ? malloc(total * sizeof(float)) : NULL;
-    if (!mem) {
+    xattn_attention_layer *layers = malloc((n_layers ? n_layers : 1) * sizeof *layers);
+    if (!mem || !layers) {
+        free(layers);
+        free(mem);
         free(r);
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory planning %zu floats of scratch",
                           m->dir, total);
     }
     r->u = u, r->batch = batch, r->n_tokens = n_tokens, r->mem = mem;
+    r->layers = layers;
+    r->n_layers = unet_attention_layers(u, layers, n_layers);
     float **slots[] = {&r->x, &r->y, &r->t1, &r->t2, &r->col, &r->tok, &r->nrm, &r->q, &r->k,
                        &r->v, &r->att, &r->kc, &r->vc, &r->ffh, &r->ffg, &r->probs, &r->tproj,
                        &r->temb, &r->temb_act, &r->tres, &r->key_bias};
@@ -126,6 +188,7 @@ xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tok
 
 void xattn_unet_run_free(xattn_unet_run *r) {
     if (!r) return;
+    free(r->layers);
     free(r->mem);
     free(r);
 }
@@ -133,6 +196,23 @@ void xattn_unet_run_free(xattn_unet_run *r) {
 void xattn_unet_set_observer(xattn_unet_run *r, xattn_unet_observer fn, void *user) {
     r->observer = fn;
     r->observer_user = user;
+}
+
+void xattn_unet_set_attention_fn(xattn_unet_run *r, xattn_attention_fn fn, void *user) {
+    r->attention_fn = fn;
+    r->attention_user = user;
+}
+
+void xattn_unet_set_token_scale(xattn_unet_run *r, const float *scale) { r->token_scale = scale; }
+
+/* attention_forward's probs_fn for the running cross-attention layer: P [N, T] of one
+ * (row, head) to the caller's xattn_attention_fn */
+static void cross_attention_probs(const float *probs, size_t image, size_t head, size_t n,
+                                  size_t m, void *user) {
+    (void)n;
+    const xattn_unet_run *r = user;
+    r->attention_fn(&r->layers[r->cur_layer], -1, (int)image, (int)head, probs, m,
+                    r->attention_user);
 }
 
 static void observe(const xattn_unet_run *r, const char *name, const float *data, size_t c,
@@ -197,17 +277,19 @@ static void resnet_forward(xattn_unet_run *r, const resnet_w *rn, float *out, co
 }
 
 /* out[B*N, C] = to_out(attention(q, k, v)) for one Attention module. kv[B*M, KV] is the
- * source of keys and values: the pixel tokens themselves (self) or the text (cross). */
+ * source of keys and values: the pixel tokens themselves (self) or the text (cross, which alone
+ * has a key_scale[B, M] and a probs_fn). */
 static void attention_module(xattn_unet_run *r, const attention_w *a, float *out,
                              const float *x, size_t n, const float *kv, size_t m,
-                             const float *key_bias, float *k, float *v) {
+                             const float *key_bias, const float *key_scale,
+                             attention_probs_fn probs_fn, float *k, float *v) {
     size_t c = a->to_q.out, b_n = r->batch;
     run_linear(r, r->q, x, &a->to_q, b_n * n);
     run_linear(r, k, kv, &a->to_k, b_n * m);
     run_linear(r, v, kv, &a->to_v, b_n * m);
     r->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
-    attention_forward(r->att, r->probs, r->q, k, v, key_bias, b_n, n, m, a->heads, a->head_dim,
-                      NULL, NULL);
+    attention_forward_scaled(r->att, r->probs, r->q, k, v, key_bias, key_scale, b_n, n, m,
+                             a->heads, a->head_dim, probs_fn, r);
     run_linear(r, out, r->att, &a->to_out, b_n * n);
 }
 
@@ -234,11 +316,14 @@ static void transformer_forward(xattn_unet_run *r, const transformer2d_w *t, flo
         const transformer_block_w *tb = &t->blocks[i];
         /* self-attention over the pixel tokens */
         layer_norm_forward(r->nrm, r->tok, tb->norm1.gamma, tb->norm1.beta, bn, c, 1e-5f);
-        attention_module(r, &tb->attn1, r->t1, r->nrm, n, r->nrm, n, NULL, r->k, r->v);
+        attention_module(r, &tb->attn1, r->t1, r->nrm, n, r->nrm, n, NULL, NULL, NULL, r->k,
+                         r->v);
         add_inplace(r->tok, r->t1, bn * c);
         /* cross-attention: Q from the pixels, K and V from the text */
         layer_norm_forward(r->nrm, r->tok, tb->norm2.gamma, tb->norm2.beta, bn, c, 1e-5f);
-        attention_module(r, &tb->attn2, r->t1, r->nrm, n, text, T, r->key_bias, r->kc, r->vc);
+        attention_module(r, &tb->attn2, r->t1, r->nrm, n, text, T, r->key_bias, r->token_scale,
+                         r->attention_fn ? cross_attention_probs : NULL, r->kc, r->vc);
+        r->cur_layer++;
         add_inplace(r->tok, r->t1, bn * c);
         /* GEGLU feed-forward */
         layer_norm_forward(r->nrm, r->tok, tb->norm3.gamma, tb->norm3.beta, bn, c, 1e-5f);
@@ -283,6 +368,7 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
     float *x = r->x, *y = r->y;
     char name[64];
     r->flops = 0.0;
+    r->cur_layer = 0;
 
     /* time: [B, C0] sinusoids -> linear_1 -> silu -> linear_2 -> [B, ted] */
     for (size_t b = 0; b < B; b++)

@@ -3,11 +3,14 @@
  * Noise: rng seeded with the seed; latents = randn([batch, C, S, S]), then each step that
  * draws noise takes randn([batch, C, S, S]) from the same stream — diffusers' order with
  * torch.Generator().manual_seed(seed). Guidance runs uncond and cond as one U-Net batch
- * [uncond x batch, cond x batch], text zero-padded to the longer prompt and masked. */
+ * [uncond x batch, cond x batch], text zero-padded to the longer prompt and masked.
+ * Cross-attention capture (heatmaps, the attention callback) and the token scale concern the
+ * conditional rows only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "heat/heat.h"
 #include "model/model.h"
 #include "sampler/rng.h"
 #include "sampler/sampler.h"
@@ -58,6 +61,18 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
     if (guided && uncond->dim != c->cross_attention_dim)
         return xattn_fail(err, XATTN_ERR_SHAPE, "negative prompt: embedding width %zu, model expects %zu",
                           uncond->dim, c->cross_attention_dim);
+    if (p->heatmaps) {
+        xattn_heatmaps_info hi;
+        xattn_heatmaps_get_info(p->heatmaps, &hi);
+        if (hi.n_tokens != cond->n_tokens || hi.height != c->sample_size)
+            return xattn_fail(err, XATTN_ERR_VALUE, "heatmaps: made for %zu tokens at %zux%zu, the "
+                              "prompt has %zu tokens and the model makes %zux%zu", hi.n_tokens,
+                              hi.height, hi.width, cond->n_tokens, c->sample_size, c->sample_size);
+    }
+    for (size_t t = 0; p->token_scale && t < cond->n_tokens; t++)
+        if (!isfinite(p->token_scale[t]))
+            return xattn_fail(err, XATTN_ERR_VALUE, "token scale: token %zu: %g is not finite", t,
+                              (double)p->token_scale[t]);
     xattn_set_threads(p->threads);
 
     size_t B = (size_t)p->batch, rows = guided ? 2 * B : B, D = c->cross_attention_dim;
@@ -77,8 +92,9 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
         xattn_unet_run_free(run);
         return st;
     }
-    /* text[rows, T, D], mask[rows, T], model_in/pred[rows, img], guided[B, img], noise[B, img] */
-    size_t floats = rows * T * D + rows * T + 2 * rows * img + 2 * B * img;
+    /* text[rows, T, D], mask[rows, T], model_in/pred[rows, img], guided[B, img], noise[B, img],
+     * token_scale[rows, T] */
+    size_t floats = rows * T * D + rows * T + 2 * rows * img + 2 * B * img + rows * T;
     float *mem = malloc(floats * sizeof(float));
     if (!mem) {
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", m->dir);
@@ -86,12 +102,25 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
     }
     float *text = mem, *mask = text + rows * T * D, *model_in = mask + rows * T;
     float *pred = model_in + rows * img, *guided_pred = pred + rows * img, *noise = guided_pred + B * img;
+    float *token_scale = noise + B * img;
+    size_t cond_row0 = guided ? B : 0; /* the conditional rows are [cond_row0, cond_row0 + B) */
     if (guided) {
         fill_text(text, mask, uncond, B, T);
         fill_text(text + B * T * D, mask + B * T, cond, B, T);
     } else {
         fill_text(text, mask, cond, B, T);
     }
+
+    if (p->token_scale) {
+        for (size_t k = 0; k < rows * T; k++) token_scale[k] = 1.0f;
+        for (size_t r = cond_row0; r < cond_row0 + B; r++)
+            memcpy(token_scale + r * T, p->token_scale, cond->n_tokens * sizeof(float));
+        xattn_unet_set_token_scale(run, token_scale);
+    }
+    attention_capture capture;
+    st = attention_capture_begin(&capture, run, p->heatmaps, p->attention, p->attention_user,
+                                 cond_row0, B, p->steps, err);
+    if (st != XATTN_OK) goto done;
 
     size_t draws = 0;
     noise_fn(images, B * img, draws++, noise_user); /* init_noise_sigma is 1 for DDIM and DDPM */
@@ -100,7 +129,9 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
         float t = (float)scheduler_timestep(sch, i);
         memcpy(model_in, images, B * img * sizeof(float));
         if (guided) memcpy(model_in + B * img, images, B * img * sizeof(float));
+        attention_capture_step(&capture, i);
         if ((st = xattn_unet_forward(run, model_in, t, text, mask, pred, err)) != XATTN_OK) goto done;
+        attention_capture_step_done(&capture);
         const float *eps = pred;
         if (guided) {
             /* uncond + cfg * (cond - uncond) */
@@ -115,6 +146,7 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
             goto done;
         }
     }
+    attention_capture_end(&capture);
 done:
     free(mem);
     scheduler_free(sch);

@@ -63,7 +63,7 @@ expect_stdout help_lists_dataset "dataset" -- --help
 expect 2 "xattn: command: " no_command --
 expect 2 "xattn: frobnicate: " unknown_command -- frobnicate
 expect 2 "xattn: --bogus: " unknown_global_option -- --bogus
-for cmd in denoise eval compare; do
+for cmd in denoise compare; do
     expect 2 "xattn: $cmd: not implemented yet" "coming_$cmd" -- "$cmd" -m "$M"
 done
 
@@ -96,7 +96,8 @@ expect 2 "xattn: -s: " seed_overflow -- generate -m "$M" -p "$P" -s 184467440737
 expect 2 "xattn: --seed: " seed_long_overflow -- generate -m "$M" -p "$P" --seed 99999999999999999999
 expect 2 "xattn: --sampler: " sampler_foo -- generate -m "$M" -p "$P" --sampler foo
 expect 2 "xattn: --quiet: " flag_with_value -- generate -m "$M" -p "$P" --quiet=1
-expect 2 "xattn: --heatmaps: not available yet" heatmaps_not_yet -- generate -m "$M" -p "$P" --heatmaps "$T/h"
+expect 2 "xattn: --heat-steps: '3:1' is an empty step range" heat_steps_empty -- generate -m "$M" -p "$P" --heatmaps "$T/h" --heat-steps 3:1
+expect 2 "xattn: --heat-layers: only applies with --heatmaps DIR" heat_layers_alone -- generate -m "$M" -p "$P" --heat-layers up
 expect 2 "xattn: --html: not available yet" html_not_yet -- generate -m "$M" -p "$P" --html "$T/h.html"
 expect 2 "xattn: stray: " stray_argument -- generate -m "$M" -p "$P" stray
 expect 2 "xattn: FILE: " info_without_file -- info

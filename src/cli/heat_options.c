@@ -1,0 +1,190 @@
+/* heat_options.c — see heat_options.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/heat_options.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/args.h"
+#include "io/image_io.h"
+
+void heat_options_init(heat_options *o) {
+    memset(o, 0, sizeof *o);
+    o->step_end = INT_MAX;
+}
+
+void heat_options_free(heat_options *o) {
+    free(o->token_scale);
+    xattn_heatmaps_free(o->heatmaps);
+    o->token_scale = NULL;
+    o->heatmaps = NULL;
+}
+
+/* "WORD=FACTOR": 0, or -1 after printing the error */
+static int parse_reweight(heat_options *o, const char *name, const char *value) {
+    const char *eq = strrchr(value, '=');
+    if (!eq || eq == value) {
+        cli_error("%s: '%s' is not WORD=FACTOR (e.g. red=2)", name, value);
+        return -1;
+    }
+    if (o->n_reweight == HEAT_MAX_REWEIGHTS) {
+        cli_error("%s: more than %d words", name, HEAT_MAX_REWEIGHTS);
+        return -1;
+    }
+    if (cli_parse_float(name, eq + 1, 0.0, &o->factor[o->n_reweight]) != 0) return -1;
+    o->reweight[o->n_reweight++] = value;
+    size_t used = strlen(o->reweight_text);
+    snprintf(o->reweight_text + used, sizeof o->reweight_text - used, "%s%s", used ? "," : "",
+             value);
+    return 0;
+}
+
+int heat_option(heat_options *o, const char *name, const char *value) {
+    if (strcmp(name, "--heatmaps") == 0) {
+        o->dir = value;
+    } else if (strcmp(name, "--heat-layers") == 0) {
+        o->layers = value;
+    } else if (strcmp(name, "--heat-heads") == 0) {
+        o->heads = value;
+    } else if (strcmp(name, "--heat-steps") == 0) {
+        xattn_error err = {0};
+        if (xattn_heatmap_parse_steps(value, &o->step_begin, &o->step_end, &err) != XATTN_OK) {
+            cli_error("%s: %s", name, err.msg);
+            return -1;
+        }
+        o->steps_given = 1;
+    } else if (strcmp(name, "--reweight") == 0) {
+        return parse_reweight(o, name, value);
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+int heat_options_check(const heat_options *o) {
+    if (o->dir || o->keep_steps) return -1;
+    const char *orphan = o->layers ? "--heat-layers" : o->heads ? "--heat-heads"
+                         : o->steps_given ? "--heat-steps" : NULL;
+    if (orphan) {
+        cli_error("%s: only applies with --heatmaps DIR", orphan);
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* token_scale[T] from the --reweight words; exit code or -1 */
+static int build_token_scale(heat_options *o, const xattn_prompt *cond) {
+    if (o->n_reweight == 0) return -1;
+    xattn_word *words = NULL;
+    size_t n_words = 0;
+    xattn_error err = {0};
+    if (xattn_prompt_words(cond, &words, &n_words, &err) != XATTN_OK) {
+        cli_lib_error(&err);
+        return CLI_EXIT_INPUT;
+    }
+    int code = -1;
+    o->token_scale = malloc(cond->n_tokens * sizeof *o->token_scale);
+    if (!o->token_scale) {
+        cli_error("--reweight: out of memory");
+        code = CLI_EXIT_INPUT;
+        goto done;
+    }
+    for (size_t t = 0; t < cond->n_tokens; t++) o->token_scale[t] = 1.0f;
+    for (size_t r = 0; r < o->n_reweight; r++) {
+        size_t len = (size_t)(strrchr(o->reweight[r], '=') - o->reweight[r]), found = 0;
+        for (size_t k = 0; k < n_words; k++) {
+            if (strlen(words[k].text) != len || strncasecmp(words[k].text, o->reweight[r], len) != 0)
+                continue;
+            for (size_t t = words[k].first_token; t < words[k].first_token + words[k].n_tokens; t++)
+                o->token_scale[t] = o->factor[r];
+            found++;
+        }
+        if (!found) {
+            char list[256] = "";
+            for (size_t k = 0, used = 0; k < n_words && used + 1 < sizeof list; k++)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? " " : "",
+                                         words[k].text);
+            cli_error("--reweight: '%.*s' is not a word of the prompt (its words: %s)", (int)len,
+                      o->reweight[r], list);
+            code = CLI_EXIT_USAGE;
+            goto done;
+        }
+    }
+done:
+    xattn_words_free(words, n_words);
+    return code;
+}
+
+int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prompt *cond,
+                         xattn_generate_params *p) {
+    int code = build_token_scale(o, cond);
+    if (code >= 0) return code;
+    p->token_scale = o->token_scale;
+    if (!o->dir && !o->keep_steps) return -1;
+
+    xattn_heatmap_params hp;
+    xattn_heatmap_params_init(&hp);
+    hp.keep_steps = o->keep_steps;
+    hp.step_begin = o->step_begin;
+    hp.step_end = o->step_end;
+    xattn_error err = {0};
+    if (o->layers && xattn_heatmap_parse_layers(m, o->layers, &hp.layers, &err) != XATTN_OK) {
+        cli_error("--heat-layers: %s", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->heads && xattn_heatmap_parse_heads(m, o->heads, &hp.heads, &err) != XATTN_OK) {
+        cli_error("--heat-heads: %s", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (hp.step_begin >= p->steps) {
+        cli_error("--heat-steps: starts at step %d, but there are %d steps (0..%d)", hp.step_begin,
+                  p->steps, p->steps - 1);
+        return CLI_EXIT_USAGE;
+    }
+    xattn_status st = xattn_heatmaps_new(m, cond, &hp, &o->heatmaps, &err);
+    if (st == XATTN_ERR_VALUE) { /* the selection picks no head of the layers, or no words */
+        cli_error("%s: %s", o->dir ? o->dir : "--heatmaps", err.msg);
+        return o->heads ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
+    }
+    if (st != XATTN_OK) {
+        cli_lib_error(&err);
+        return CLI_EXIT_INPUT;
+    }
+    p->heatmaps = o->heatmaps;
+    return -1;
+}
+
+int heat_options_write(const heat_options *o, const float *images, size_t batch, int channels,
+                       size_t size) {
+    if (!o->dir || !o->heatmaps) return -1;
+    size_t plane = size * size;
+    uint8_t *rgb = malloc(plane * 3);                 /* [S, S, 3] */
+    float *chw = malloc(plane * 3 * sizeof *chw);     /* [3, S, S] */
+    char *dir = malloc(strlen(o->dir) + 24);
+    int code = -1;
+    if (!rgb || !chw || !dir) {
+        cli_error("%s: out of memory", o->dir);
+        code = CLI_EXIT_INPUT;
+    }
+    for (size_t k = 0; code < 0 && k < batch; k++) {
+        const float *image = images + k * (size_t)channels * plane; /* [C, S, S] */
+        for (int c = 0; c < 3; c++)
+            memcpy(chw + (size_t)c * plane, image + (channels == 3 ? (size_t)c * plane : 0),
+                   plane * sizeof *chw);
+        image_to_rgb8(chw, size, size, rgb);
+        if (batch == 1)
+            strcpy(dir, o->dir);
+        else
+            sprintf(dir, "%s/%zu", o->dir, k);
+        xattn_error err = {0};
+        if (xattn_heatmaps_write(o->heatmaps, k, rgb, dir, &err) != XATTN_OK) {
+            cli_lib_error(&err);
+            code = CLI_EXIT_INPUT;
+        }
+    }
+    free(dir), free(chw), free(rgb);
+    return code;
+}

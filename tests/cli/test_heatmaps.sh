@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# test_heatmaps.sh — `xattn generate --heatmaps DIR` and `--reweight` end to end on the demo
+# model: the files (one overlay per word, grid.png, heatmaps.safetensors [words, 32, 32]),
+# --batch subfolders, the selections, and the command-line errors (exit 2, naming the option,
+# nothing written). Skips (exit 0, "skip: <file> missing") when the model or prompt is absent.
+set -u
+: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
+: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+export LC_ALL=C
+T="$XATTN_TEST_TMP/cli_heatmaps"
+rm -rf "$T" && mkdir -p "$T" || exit 1
+fails=0
+fail() { echo "FAIL $1"; fails=$((fails + 1)); }
+
+# run CASE WANT -- ARGS...: runs xattn (stdout/stderr to $T/stdout, $T/stderr), checks the exit
+run() {
+    local name=$1 want=$2
+    shift 3
+    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
+        return 1
+    fi
+    return 0
+}
+
+# expect_error CASE WANT_PREFIX: stderr is one line starting with WANT_PREFIX
+expect_error() {
+    if [ "$(wc -l <"$T/stderr")" -eq 1 ] && grep -q "^$2" "$T/stderr"; then
+        echo "ok $1"
+    else
+        fail "$1: expected one line '$2...', got: $(head -c 300 "$T/stderr")"
+    fi
+}
+
+MODEL="$XATTN_SOURCE_DIR/weights/tiny-random"
+PROMPT="$XATTN_SOURCE_DIR/assets/a-red-circle-left-of-a-blue-square.safetensors"
+for f in "$MODEL/unet/config.json" "$PROMPT"; do
+    [ -f "$f" ] || { echo "skip: $f missing"; exit 0; }
+done
+WORDS="0-a 1-red 2-circle 3-left 4-of 5-a 6-blue 7-square"
+
+# --- the files -------------------------------------------------------------------------------
+if run heatmaps 0 -- generate -m "$MODEL" -p "$PROMPT" -s 1 --steps 4 -o "$T/img.png" --heatmaps "$T/heat"; then
+    missing=""
+    for w in $WORDS grid; do [ -s "$T/heat/$w.png" ] || missing="$missing $w.png"; done
+    [ -s "$T/heat/heatmaps.safetensors" ] || missing="$missing heatmaps.safetensors"
+    if [ -z "$missing" ]; then echo "ok heatmaps_files"; else fail "heatmaps_files: missing$missing (have: $(ls "$T/heat"))"; fi
+    n=$(ls "$T/heat" | wc -l)
+    if [ "$n" -eq 10 ]; then echo "ok heatmaps_nothing_else"; else fail "heatmaps_nothing_else: $n files: $(ls -A "$T/heat")"; fi
+    if grep -q "^wrote heatmaps to $T/heat$" "$T/stderr"; then echo "ok heatmaps_summary"; else fail "heatmaps_summary: $(head -c 300 "$T/stderr")"; fi
+    if run info_maps 0 -- info "$T/heat/heatmaps.safetensors"; then
+        if grep -q "maps F32 \[8, 32, 32\]" "$T/stdout" &&
+           grep -qF 'words: ["a","red","circle","left","of","a","blue","square"]' "$T/stdout" &&
+           grep -qF "steps: 0:4" "$T/stdout"; then
+            echo "ok heatmaps_tensor"
+        else
+            fail "heatmaps_tensor: $(head -c 600 "$T/stdout")"
+        fi
+    fi
+    if run info_grid 0 -- info "$T/heat/grid.png"; then
+        if grep -qF "prompt: a red circle left of a blue square" "$T/stdout"; then echo "ok grid_png"; else fail "grid_png: $(head -c 400 "$T/stdout")"; fi
+    fi
+    if run info_overlay 0 -- info "$T/heat/2-circle.png"; then
+        if grep -qF "word: circle" "$T/stdout"; then echo "ok overlay_png"; else fail "overlay_png: $(head -c 400 "$T/stdout")"; fi
+    fi
+fi
+
+# the image itself does not depend on --heatmaps
+if run no_heatmaps 0 -- generate -m "$MODEL" -p "$PROMPT" -s 1 --steps 4 -o "$T/plain.png" -q; then
+    if cmp -s "$T/img.png" "$T/plain.png"; then echo "ok same_image"; else fail "same_image: img.png differs from plain.png"; fi
+fi
+
+# --batch 2: one folder per image; selections recorded
+if run batch 0 -- generate -m "$MODEL" -p "$PROMPT" --steps 3 --batch 2 -o "$T/b.png" -q \
+       --heatmaps "$T/hb" --heat-layers up:32,mid --heat-heads 0-1 --heat-steps 1:; then
+    if [ -s "$T/hb/0/grid.png" ] && [ -s "$T/hb/1/grid.png" ] && [ -s "$T/hb/1/7-square.png" ]; then
+        echo "ok batch_folders"
+    else
+        fail "batch_folders: $(ls -R "$T/hb" | head -c 300)"
+    fi
+    if run info_batch 0 -- info "$T/hb/1/heatmaps.safetensors"; then
+        if grep -qF "steps: 1:3" "$T/stdout" && grep -qF "heads: [0,1]" "$T/stdout" &&
+           grep -qF '"mid_block.attentions.0.transformer_blocks.0.attn2","up_blocks.2.attentions.0' "$T/stdout" &&
+           ! grep -q "down_blocks" "$T/stdout"; then
+            echo "ok batch_selection"
+        else
+            fail "batch_selection: $(head -c 800 "$T/stdout")"
+        fi
+    fi
+fi
+
+# --reweight changes the image and is recorded; the word must be in the prompt
+if run reweight 0 -- generate -m "$MODEL" -p "$PROMPT" -s 1 --steps 4 -o "$T/rw.png" -q --reweight red=0 --reweight SQUARE=3; then
+    if cmp -s "$T/rw.png" "$T/plain.png"; then fail "reweight_changes: same image"; else echo "ok reweight_changes"; fi
+    if run info_reweight 0 -- info "$T/rw.png" && grep -qF "reweight: red=0,SQUARE=3" "$T/stdout"; then
+        echo "ok reweight_recorded"
+    else
+        fail "reweight_recorded: $(head -c 400 "$T/stdout")"
+    fi
+fi
+
+# --- command-line errors: exit 2, one line naming the option, nothing written ---------------
+if run reweight_unknown 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e1.png" --reweight dog=2; then
+    expect_error reweight_unknown "xattn: --reweight: 'dog' is not a word of the prompt"
+fi
+if run reweight_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e2.png" --reweight red; then
+    expect_error reweight_syntax "xattn: --reweight: 'red' is not WORD=FACTOR"
+fi
+if run reweight_negative 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e3.png" --reweight red=-1; then
+    expect_error reweight_negative "xattn: --reweight: "
+fi
+if run layers_none 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e4.png" --heatmaps "$T/e4" --heat-layers up:64; then
+    expect_error layers_none "xattn: --heat-layers: 'up:64' selects no layer"
+fi
+if run layers_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e5.png" --heatmaps "$T/e5" --heat-layers sideways; then
+    expect_error layers_syntax "xattn: --heat-layers: 'sideways' is not"
+fi
+if run heads_range 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e6.png" --heatmaps "$T/e6" --heat-heads 9; then
+    expect_error heads_range "xattn: --heat-heads: '9': no head 9"
+fi
+if run steps_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e7.png" --heatmaps "$T/e7" --heat-steps 3:1; then
+    expect_error steps_syntax "xattn: --heat-steps: '3:1' is an empty step range"
+fi
+if run steps_beyond 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e8.png" --heatmaps "$T/e8" --heat-steps 5:; then
+    expect_error steps_beyond "xattn: --heat-steps: starts at step 5, but there are 2 steps"
+fi
+if run orphan_selection 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e9.png" --heat-layers up; then
+    expect_error orphan_selection "xattn: --heat-layers: only applies with --heatmaps DIR"
+fi
+leftovers=$(ls "$T" | grep -E '^e[0-9]' || true)
+if [ -z "$leftovers" ]; then echo "ok errors_write_nothing"; else fail "errors_write_nothing: $leftovers"; fi
+
+[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
