@@ -6,7 +6,7 @@
  * CIE XYZ (D65) -> CIELAB; a natural cubic spline through the 10 stops interpolates L*, a*, b*
  * separately at k/255; the result is converted back to sRGB and rounded. Interpolating in a
  * perceptual space keeps the map's lightness ramp smooth. Checked against the published
- * viridis(5) stops, which it does not use: within 1.2 levels of 255 at 1/4, 1/2 and 3/4. */
+ * viridis(5) stops, which it does not use: within half a level (of 255) at 1/4, 1/2 and 3/4. */
 #include "heat/heat_image.h"
 
 #include <math.h>
