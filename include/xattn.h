@@ -150,6 +150,18 @@ void xattn_generate_params_init(xattn_generate_params *p);
 xattn_status xattn_generate(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
                             const xattn_generate_params *p, float *images, xattn_error *err);
 
+/* Image-to-image, diffusers' img2img in pixel space: the scheduler is set for p->steps steps;
+ * the run starts at step first = n - min(int(n * strength), n) from
+ * x = sqrt(a_t) init + sqrt(1 - a_t) noise, t = timesteps[first], and runs steps first .. n-1
+ * like xattn_generate. Noise order: torch.manual_seed(seed); noise = randn([batch, C, S, S])
+ * (the add_noise noise), then the steps' noise as in xattn_generate. init: [in_channels,
+ * sample_size, sample_size] in [-1, 1], the same start for every image of the batch;
+ * strength in (0, 1] (1 runs every step; the init still weighs sqrt(a_t)). Heatmap steps and
+ * progress count the steps run, from 0. XATTN_ERR_VALUE when strength * steps < 1. */
+xattn_status xattn_denoise(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
+                           const xattn_generate_params *p, const float *init, double strength,
+                           float *images, xattn_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Words and heatmaps                                                                          */
 

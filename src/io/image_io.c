@@ -66,9 +66,34 @@ static int valid_keyword(const char *k) {
     return 1;
 }
 
-/* Writes the PNG stream to fp; returns 0 with ctx->msg set on failure. pixels: [h, w, channels]. */
-static int write_png_stream(FILE *fp, const uint8_t *pixels, size_t w, size_t h, int channels,
-                            png_text *texts, int n_text, int fast, png_ctx *ctx) {
+/* A growable in-memory PNG: data[len] of cap bytes. */
+typedef struct png_memory {
+    uint8_t *data;
+    size_t len, cap;
+} png_memory;
+
+static void on_png_write_memory(png_structp png, png_bytep bytes, png_size_t n) {
+    png_memory *m = png_get_io_ptr(png);
+    if (n > SIZE_MAX / 2 - m->len) png_error(png, "PNG too large");
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + n) cap *= 2;
+        uint8_t *grown = realloc(m->data, cap);
+        if (!grown) png_error(png, "out of memory");
+        m->data = grown, m->cap = cap;
+    }
+    memcpy(m->data + m->len, bytes, n);
+    m->len += n;
+}
+
+static void on_png_flush_memory(png_structp png) {
+    (void)png;
+}
+
+/* Writes the PNG stream to fp, or into mem when mem is not NULL; returns 0 with ctx->msg set on
+ * failure. pixels: [h, w, channels]. */
+static int write_png_stream(FILE *fp, png_memory *mem, const uint8_t *pixels, size_t w, size_t h,
+                            int channels, png_text *texts, int n_text, int fast, png_ctx *ctx) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -80,7 +105,10 @@ static int write_png_stream(FILE *fp, const uint8_t *pixels, size_t w, size_t h,
         png_destroy_write_struct(&png, &info);
         return 0;
     }
-    png_init_io(png, fp);
+    if (mem)
+        png_set_write_fn(png, mem, on_png_write_memory, on_png_flush_memory);
+    else
+        png_init_io(png, fp);
     if (fast) {
         png_set_compression_level(png, 1);
         png_set_compression_window_bits(png, 9);
@@ -130,7 +158,7 @@ xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t widt
     af.durable = opt->durable;
     png_ctx ctx = {0};
     errno = 0;
-    int ok = write_png_stream(af.fp, pixels, width, height, channels, texts, (int)n_text, opt->fast,
+    int ok = write_png_stream(af.fp, NULL, pixels, width, height, channels, texts, (int)n_text, opt->fast,
                               &ctx);
     free(texts);
     if (!ok) {
@@ -140,6 +168,26 @@ xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t widt
         return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, ctx.msg);
     }
     return atomic_file_commit(&af, err);
+}
+
+xattn_status png_encode(const uint8_t *pixels, size_t width, size_t height, int channels,
+                        uint8_t **png, size_t *png_len, xattn_error *err) {
+    *png = NULL, *png_len = 0;
+    if (channels != 1 && channels != 3)
+        return xattn_fail(err, XATTN_ERR_VALUE, "PNG: %d channels (must be 1 or 3)", channels);
+    if (width == 0 || height == 0 || width > PNG_MAX_SIDE || height > PNG_MAX_SIDE)
+        return xattn_fail(err, XATTN_ERR_VALUE, "PNG: image size %zux%zu is out of range", width,
+                          height);
+    png_memory mem = {0};
+    png_ctx ctx = {0};
+    if (!write_png_stream(NULL, &mem, pixels, width, height, channels, NULL, 0, 0, &ctx)) {
+        free(mem.data);
+        return xattn_fail(err, strcmp(ctx.msg, "out of memory") == 0 ? XATTN_ERR_NOMEM
+                                                                     : XATTN_ERR_VALUE,
+                          "PNG: cannot encode: %s", ctx.msg);
+    }
+    *png = mem.data, *png_len = mem.len;
+    return XATTN_OK;
 }
 
 xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,

@@ -33,6 +33,11 @@ xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t widt
 xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
                            const png_text_pair *text, size_t n_text, xattn_error *err);
 
+/* Encodes an 8-bit PNG (channels 1 or 3, pixels [height, width, channels], no text) in memory:
+ * *png is malloc'd [*png_len]. */
+xattn_status png_encode(const uint8_t *pixels, size_t width, size_t height, int channels,
+                        uint8_t **png, size_t *png_len, xattn_error *err);
+
 /* Reads a PNG's text chunks (tEXt, zTXt, iTXt; tEXt/zTXt Latin-1 is converted to UTF-8) and
  * size. keys/values are malloc'd arrays of malloc'd strings; free with png_file_info_free.
  * (Not png_info / png_read_info: libpng owns those names, for a type and a function.) */

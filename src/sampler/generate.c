@@ -1,5 +1,10 @@
 /* generate.c — the sampling loop: noise -> U-Net -> guidance -> scheduler step, repeated.
  *
+ * Image-to-image (xattn_denoise, diffusers' img2img without a VAE): the scheduler is set for
+ * `steps` steps, the run starts at first = scheduler_first_step_for_strength(strength), and the
+ * starting sample is add_noise(init, draw 0, timesteps[first]); steps first .. steps-1 then run
+ * as in generation (the heatmaps and the progress count them from 0).
+ *
  * Noise: rng seeded with the seed; latents = randn([batch, C, S, S]), then each step that
  * draws noise takes randn([batch, C, S, S]) from the same stream — diffusers' order with
  * torch.Generator().manual_seed(seed). Guidance runs uncond and cond as one U-Net batch
@@ -39,7 +44,16 @@ static void fill_text(float *text, float *mask, const xattn_prompt *p, size_t ro
 xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
                            const xattn_generate_params *p, noise_source_fn noise_fn, void *noise_user,
                            float *images, xattn_error *err) {
+    return sample_images_from(m, cond, uncond, p, NULL, 1.0, noise_fn, noise_user, images, err);
+}
+
+xattn_status sample_images_from(xattn_model *m, const xattn_prompt *cond,
+                                const xattn_prompt *uncond, const xattn_generate_params *p,
+                                const float *init, double strength, noise_source_fn noise_fn,
+                                void *noise_user, float *images, xattn_error *err) {
     const unet_config *c = &m->unet.cfg;
+    if (init && !(strength > 0.0 && strength <= 1.0))
+        return xattn_fail(err, XATTN_ERR_VALUE, "--strength: %g is outside (0, 1]", strength);
     if (p->steps < 1 || p->steps > 1000)
         return xattn_fail(err, XATTN_ERR_VALUE, "--steps: %d is outside 1..1000", p->steps);
     if (p->batch < 1 || p->batch > 1024)
@@ -117,19 +131,36 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
             memcpy(token_scale + r * T, p->token_scale, cond->n_tokens * sizeof(float));
         xattn_unet_set_token_scale(run, token_scale);
     }
+    /* steps [first, steps) run; img2img starts at the strength's step, from the init image
+     * noised to that step's timestep */
+    int first = init ? scheduler_first_step_for_strength(sch, strength) : 0;
+    if (first >= p->steps) {
+        st = xattn_fail(err, XATTN_ERR_VALUE, "--strength: %g with %d steps runs no step "
+                        "(needs strength * steps >= 1)", strength, p->steps);
+        goto done;
+    }
+    int n_run = p->steps - first;
     attention_capture capture;
     st = attention_capture_begin(&capture, run, p->heatmaps, p->attention, p->attention_user,
-                                 cond_row0, B, p->steps, err);
+                                 cond_row0, B, n_run, err);
     if (st != XATTN_OK) goto done;
 
     size_t draws = 0;
     noise_fn(images, B * img, draws++, noise_user); /* init_noise_sigma is 1 for DDIM and DDPM */
+    if (init) {
+        /* images[b] = sqrt(a_t) init + sqrt(1 - a_t) noise[b], t = timesteps[first] */
+        for (size_t b = 0; b < B; b++) {
+            st = scheduler_add_noise(sch, scheduler_timestep(sch, first), init, images + b * img,
+                                     images + b * img, img, err);
+            if (st != XATTN_OK) goto done;
+        }
+    }
 
-    for (int i = 0; i < p->steps; i++) {
+    for (int i = first; i < p->steps; i++) {
         float t = (float)scheduler_timestep(sch, i);
         memcpy(model_in, images, B * img * sizeof(float));
         if (guided) memcpy(model_in + B * img, images, B * img * sizeof(float));
-        attention_capture_step(&capture, i);
+        attention_capture_step(&capture, i - first);
         if ((st = xattn_unet_forward(run, model_in, t, text, mask, pred, err)) != XATTN_OK) goto done;
         attention_capture_step_done(&capture);
         const float *eps = pred;
@@ -141,8 +172,9 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
         }
         if (scheduler_step_uses_noise(sch, i)) noise_fn(noise, B * img, draws++, noise_user);
         scheduler_step(sch, i, eps, images, noise, images, B * img);
-        if (p->progress && p->progress(i + 1, p->steps, p->progress_user)) {
-            st = xattn_fail(err, XATTN_ERR_CANCELLED, "generate: cancelled at step %d", i + 1);
+        if (p->progress && p->progress(i - first + 1, n_run, p->progress_user)) {
+            st = xattn_fail(err, XATTN_ERR_CANCELLED, "generate: cancelled at step %d",
+                            i - first + 1);
             goto done;
         }
     }
@@ -164,4 +196,17 @@ xattn_status xattn_generate(xattn_model *m, const xattn_prompt *cond, const xatt
     xattn_rng rng;
     rng_seed(&rng, p->seed);
     return sample_images(m, cond, uncond, p, rng_source, &rng, images, err);
+}
+
+xattn_status xattn_denoise(xattn_model *m, const xattn_prompt *cond, const xattn_prompt *uncond,
+                           const xattn_generate_params *p, const float *init, double strength,
+                           float *images, xattn_error *err) {
+    if (!init) return xattn_fail(err, XATTN_ERR_VALUE, "denoise: no input image");
+    size_t n = m->unet.cfg.in_channels * m->unet.cfg.sample_size * m->unet.cfg.sample_size;
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(init[k]))
+            return xattn_fail(err, XATTN_ERR_VALUE, "input image: element %zu is not finite", k);
+    xattn_rng rng;
+    rng_seed(&rng, p->seed);
+    return sample_images_from(m, cond, uncond, p, init, strength, rng_source, &rng, images, err);
 }

@@ -15,4 +15,12 @@ xattn_status sample_images(xattn_model *m, const xattn_prompt *cond, const xattn
                            const xattn_generate_params *p, noise_source_fn noise, void *noise_user,
                            float *images, xattn_error *err);
 
+/* sample_images, or image-to-image when init ([C, S, S], in [-1, 1], shared by the batch) is not
+ * NULL: steps from scheduler_first_step_for_strength(strength) on, starting from
+ * sqrt(a_t) init + sqrt(1 - a_t) draw0 at that step's timestep. strength in (0, 1]. */
+xattn_status sample_images_from(xattn_model *m, const xattn_prompt *cond,
+                                const xattn_prompt *uncond, const xattn_generate_params *p,
+                                const float *init, double strength, noise_source_fn noise,
+                                void *noise_user, float *images, xattn_error *err);
+
 #endif
