@@ -14,25 +14,28 @@ typedef int32_t v4i __attribute__((vector_size(16)));
 /* e^x within 2 ulp of expf: e^x = 2^k e^r with k = round(x / ln 2), |r| <= ln(2)/2, e^r by
  * its degree-6 Taylor polynomial (relative error < r^7/7! = 1.3e-7), 2^k built in the exponent
  * bits. x is clamped to [-87.3, 88.7] (the normal range); below -87.3 the result is exactly 0. */
-static inline v4f exp_v4(v4f x) {
-    v4i keep = x >= -87.3f;                                   /* all ones where not underflowing */
-    x = (v4f)(((v4i)x & keep) | ((v4i)((v4f){0} - 87.3f) & ~keep));
-    v4i over = x > 88.7f;
-    x = (v4f)(((v4i)x & ~over) | ((v4i)((v4f){0} + 88.7f) & over));
-    v4f half = (v4f)(((v4i)((v4f){0} + 0.5f) & (x >= 0.0f)) | ((v4i)((v4f){0} - 0.5f) & (x < 0.0f)));
-    v4i k = __builtin_convertvector(x * 1.44269504f + half, v4i); /* truncation: round to nearest */
-    v4f fk = __builtin_convertvector(k, v4f);
-    v4f r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;
-    v4f p = (v4f){0} + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    v4f e = p * (v4f)((k + 127) << 23);
-    return (v4f)((v4i)e & keep);
-}
+#define DEFINE_EXP(NAME, V, VI)                                                                 \
+    static inline V NAME(V x) {                                                                 \
+        VI keep = x >= -87.3f; /* all ones where not underflowing */                            \
+        x = (V)(((VI)x & keep) | ((VI)((V){0} - 87.3f) & ~keep));                               \
+        VI over = x > 88.7f;                                                                    \
+        x = (V)(((VI)x & ~over) | ((VI)((V){0} + 88.7f) & over));                               \
+        V half = (V)(((VI)((V){0} + 0.5f) & (x >= 0.0f)) | ((VI)((V){0} - 0.5f) & (x < 0.0f))); \
+        VI k = __builtin_convertvector(x * 1.44269504f + half, VI); /* round to nearest */      \
+        V fk = __builtin_convertvector(k, V);                                                   \
+        V r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;                                    \
+        V p = (V){0} + 1.0f / 720;                                                              \
+        p = p * r + 1.0f / 120;                                                                 \
+        p = p * r + 1.0f / 24;                                                                  \
+        p = p * r + 1.0f / 6;                                                                   \
+        p = p * r + 0.5f;                                                                       \
+        p = p * r + 1.0f;                                                                       \
+        p = p * r + 1.0f;                                                                       \
+        V e = p * (V)((k + 127) << 23);                                                         \
+        return (V)((VI)e & keep);                                                               \
+    }
+
+DEFINE_EXP(exp_v4, v4f, v4i)
 
 /* ---------------------------------------------------------------------------------------- */
 /* dense */
@@ -268,26 +271,7 @@ void softmax_rows_portable(float *x, size_t n, size_t m) { softmax_rows_sse(x, n
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 
-/* exp_v4's algorithm, 8 lanes */
-static inline v8f exp_v8(v8f x) {
-    v8i keep = x >= -87.3f;
-    x = (v8f)(((v8i)x & keep) | ((v8i)((v8f){0} - 87.3f) & ~keep));
-    v8i over = x > 88.7f;
-    x = (v8f)(((v8i)x & ~over) | ((v8i)((v8f){0} + 88.7f) & over));
-    v8f half = (v8f)(((v8i)((v8f){0} + 0.5f) & (x >= 0.0f)) | ((v8i)((v8f){0} - 0.5f) & (x < 0.0f)));
-    v8i k = __builtin_convertvector(x * 1.44269504f + half, v8i);
-    v8f fk = __builtin_convertvector(k, v8f);
-    v8f r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;
-    v8f p = (v8f){0} + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    v8f e = p * (v8f)((k + 127) << 23);
-    return (v8f)((v8i)e & keep);
-}
+DEFINE_EXP(exp_v8, v8f, v8i)
 
 DEFINE_SOFTMAX(softmax_rows_avx2, v8f, v8i, 8, exp_v8, )
 #pragma GCC pop_options
