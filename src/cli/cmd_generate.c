@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/heat_options.h"
 #include "cli/progress.h"
+#include "heat/heat_html.h"
 #include "io/image_io.h"
 
 static const char generate_usage[] =
@@ -46,7 +47,8 @@ static const char generate_usage[] =
     "      --heat-steps A:B   steps summed: A .. B-1 (0 = the first); A:, :B, A   default all\n"
     "      --reweight W=F     multiply word W's cross-attention by F >= 0 (Prompt-to-Prompt\n"
     "                         re-weighting of the conditional branch); repeatable\n"
-    "      --html FILE        heatmap explorer page (not available yet)\n"
+    "      --html FILE        heatmap explorer page: one self-contained HTML file with the\n"
+    "                         image, each word's map and a slider over the steps (image 0)\n"
     "  -o, --output OUT.png   output image                                    default out.png\n"
     "  -q, --quiet            no progress bar or summary on stderr\n"
     "  -h, --help             show this help\n"
@@ -121,7 +123,7 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
             break;
         case OPT_HEATMAPS:
         case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
-        case OPT_HTML: g->html = value; break;
+        case OPT_HTML: g->html = value, g->heat.keep_steps = 1; break;
         case OPT_OUTPUT: g->output = value; break;
         case OPT_QUIET: g->quiet = 1; break;
         }
@@ -137,10 +139,6 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
     }
     int code = heat_options_check(&g->heat);
     if (code >= 0) return code;
-    if (g->html) {
-        cli_error("--html: not available yet");
-        return CLI_EXIT_USAGE;
-    }
     return -1;
 }
 
@@ -353,6 +351,31 @@ done:
     return ok ? 0 : -1;
 }
 
+/* --html FILE: the explorer page of image 0. Prints the error; returns 0 on success. */
+static int write_html(const generate_args *g, const float *images, int channels, size_t size) {
+    size_t plane = size * size;
+    uint8_t *rgb = malloc(plane * 3);                      /* [S, S, 3] */
+    float *scratch = malloc(plane * 3 * sizeof *scratch);  /* [3, S, S] */
+    char caption[512];
+    xattn_error err = {0};
+    int ok = 0;
+    if (!rgb || !scratch) {
+        cli_error("%s: out of memory", g->html);
+    } else {
+        image_rgb(images, channels, size, scratch, rgb);
+        snprintf(caption, sizeof caption, "seed %llu, %d steps (%s), cfg %g%s%s, model %s%s",
+                 (unsigned long long)g->params.seed, g->params.steps,
+                 g->params.sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim", (double)g->params.cfg,
+                 g->heat.n_reweight ? ", reweight " : "", g->heat.reweight_text, g->model,
+                 g->params.batch > 1 ? ", image 0 of the batch" : "");
+        ok = heat_write_html(g->html, g->heat.heatmaps, 0, rgb, caption, &err) == XATTN_OK;
+        if (!ok) cli_lib_error(&err);
+    }
+    free(scratch);
+    free(rgb);
+    return ok ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 /* Prints the error and returns -1 when the prompt's width is not the model's. */
@@ -384,6 +407,7 @@ int cmd_generate(int argc, char **argv) {
     }
     for (int k = 0; k < g.params.batch; k++)
         if (check_output_path(names[k]) != 0) goto done;
+    if (g.html && check_output_path(g.html) != 0) goto done;
 
     if (xattn_prompt_load(g.prompt, &cond, &err) != XATTN_OK) goto library_error;
     if (g.negative && xattn_prompt_load(g.negative, &uncond, &err) != XATTN_OK) goto library_error;
@@ -436,6 +460,7 @@ int cmd_generate(int argc, char **argv) {
         code = heat_code;
         goto done;
     }
+    if (g.html && write_html(&g, images, info.out_channels, size) != 0) goto done;
 
     if (!g.quiet && !isatty(STDERR_FILENO)) {
         double seconds = cli_now() - progress.start;
@@ -446,6 +471,7 @@ int cmd_generate(int argc, char **argv) {
                     names[g.params.batch - 1], g.params.batch, g.params.steps, seconds);
         if (g.heat.dir)
             fprintf(stderr, "wrote heatmaps to %s\n", g.heat.dir);
+        if (g.html) fprintf(stderr, "wrote %s\n", g.html);
     }
     code = CLI_EXIT_OK;
     goto done;

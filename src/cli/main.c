@@ -17,8 +17,6 @@ static const char usage_text[] =
     "  dataset    draw the procedural shapes world (images, captions, ground truth)\n"
     "  eval       score prompt adherence on the shapes world (eval adherence)\n"
     "  compare    compare two images: max/mean abs difference, PSNR, a difference image\n"
-    "\n"
-    "coming (not implemented yet):\n"
     "  denoise    denoise an input image towards a prompt (image-to-image)\n"
     "\n"
     "options:\n"
@@ -27,8 +25,6 @@ static const char usage_text[] =
     "\n"
     "Run 'xattn <command> --help' for a command's options.\n"
     "Exit codes: 0 done, 1 the input or environment is wrong, 2 the command line is wrong.\n";
-
-static const char *const coming[] = {"denoise"};
 
 /* Reports a failed write to stdout (a full disk, a closed pipe) as an input/environment error. */
 static int finish(int code) {
@@ -69,12 +65,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "dataset") == 0) return finish(cmd_dataset(argc - 1, argv + 1));
     if (strcmp(cmd, "eval") == 0) return finish(cmd_eval(argc - 1, argv + 1));
     if (strcmp(cmd, "compare") == 0) return finish(cmd_compare(argc - 1, argv + 1));
-    for (size_t i = 0; i < sizeof coming / sizeof coming[0]; i++) {
-        if (strcmp(cmd, coming[i]) == 0) {
-            cli_error("%s: not implemented yet", cmd);
-            return CLI_EXIT_USAGE;
-        }
-    }
+    if (strcmp(cmd, "denoise") == 0) return finish(cmd_denoise(argc - 1, argv + 1));
     if (cmd[0] == '-')
         cli_error("%s: unknown option (see xattn --help)", cmd);
     else

@@ -52,7 +52,8 @@ P="$T/no-prompt.safetensors"
 expect_stdout help "usage: xattn" -- --help
 expect_stdout help_short "usage: xattn" -- -h
 expect_stdout help_lists_generate "generate" -- --help
-expect_stdout help_lists_coming "denoise" -- --help
+expect_stdout help_lists_denoise "denoise" -- --help
+expect_stdout denoise_help "usage: xattn denoise" -- denoise --help
 expect_stdout help_lists_compare "compare" -- --help
 expect_stdout compare_help "usage: xattn compare" -- compare --help
 expect_stdout version "xattn " -- --version
@@ -65,9 +66,7 @@ expect_stdout help_lists_dataset "dataset" -- --help
 expect 2 "xattn: command: " no_command --
 expect 2 "xattn: frobnicate: " unknown_command -- frobnicate
 expect 2 "xattn: --bogus: " unknown_global_option -- --bogus
-for cmd in denoise; do
-    expect 2 "xattn: $cmd: not implemented yet" "coming_$cmd" -- "$cmd" -m "$M"
-done
+expect 2 "xattn: -p: missing" denoise_missing_prompt -- denoise -m "$M"
 
 expect 2 "xattn: --bogus: " unknown_option -- generate --bogus -m "$M" -p "$P"
 expect 2 "xattn: -z: " unknown_short_option -- generate -z -m "$M" -p "$P"
