@@ -4,8 +4,9 @@
 # Runs apt-get as root, or through sudo when not root and sudo exists.
 set -euo pipefail
 
+# chromium: tests/cli/test_html.sh loads the --html explorer page in headless Chromium.
 packages=(build-essential cmake pkg-config libopenblas-dev libpng-dev libstb-dev libcjson-dev
-          libcmocka-dev)
+          libcmocka-dev chromium)
 
 missing=()
 for p in "${packages[@]}"; do

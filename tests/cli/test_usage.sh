@@ -99,7 +99,7 @@ expect 2 "xattn: --sampler: " sampler_foo -- generate -m "$M" -p "$P" --sampler 
 expect 2 "xattn: --quiet: " flag_with_value -- generate -m "$M" -p "$P" --quiet=1
 expect 2 "xattn: --heat-steps: '3:1' is an empty step range" heat_steps_empty -- generate -m "$M" -p "$P" --heatmaps "$T/h" --heat-steps 3:1
 expect 2 "xattn: --heat-layers: only applies with --heatmaps DIR" heat_layers_alone -- generate -m "$M" -p "$P" --heat-layers up
-expect 2 "xattn: --html: not available yet" html_not_yet -- generate -m "$M" -p "$P" --html "$T/h.html"
+expect 1 "xattn: $T/no/h.html: cannot write" html_folder_missing -- generate -m "$M" -p "$P" --html "$T/no/h.html"
 expect 2 "xattn: stray: " stray_argument -- generate -m "$M" -p "$P" stray
 expect 2 "xattn: FILE: " info_without_file -- info
 expect 2 "xattn: b: " info_two_files -- info a b
