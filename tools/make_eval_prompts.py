@@ -6,7 +6,13 @@ world's held-out colour-shape pairs), turns each caption and its ground truth in
 line (docs/eval.md), and encodes every caption with all-MiniLM-L6-v2 (tools/encode_prompt.py)
 into OUT/emb/NNNN.safetensors.
 
-    tools/make_eval_prompts.py -o assets/eval/holdout200 --count 200 --seed 11 --split holdout
+    tools/make_eval_prompts.py -o assets/eval/holdout200 --count 200 --seed 11 --split holdout \
+        --with-images
+
+--with-images (for `xattn eval heatmaps`) keeps the drawn dataset (png) in OUT/data/ and adds
+to each line "image" and "mask" (paths relative to OUT) and, per object, "words" (its caption
+word indices, from truth.jsonl) and "mask_index" (its 1-based value in the mask PNG; a list of
+them for a count line, whose one description stands for every object of the group).
 
 Categories follow the scene kind: count -> count, relation -> position; single scenes alternate
 single / colors, two-object scenes alternate two / color_attr. A description names the size
@@ -15,6 +21,7 @@ only where the caption does.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +37,19 @@ def describe(record, obj):
     if obj["size"] in [words[i] for i in obj["words"]]:
         d["size"] = obj["size"]
     return d
+
+
+def add_images(record, line):
+    """The --with-images fields: the image, the mask, each description's words and mask values."""
+    line["image"] = "data/" + record["image"]
+    line["mask"] = "data/" + record["mask"]
+    objs = record["objects"]
+    if record["kind"] == "count":
+        line["objects"][0].update(words=objs[0]["words"], mask_index=list(range(1, len(objs) + 1)))
+    else:
+        for k, d in enumerate(line["objects"]):
+            d.update(words=objs[k]["words"], mask_index=k + 1)
+    return line
 
 
 def to_prompt(record, i, emb_path):
@@ -57,21 +77,33 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--split", default="holdout", choices=["train", "holdout"])
     ap.add_argument("--xattn", default=os.path.join(ROOT, "build", "xattn"))
+    ap.add_argument("--with-images", action="store_true",
+                    help="keep the dataset (png) in OUT/data and add image, mask, words, mask_index")
     args = ap.parse_args()
     from encode_prompt import encode, save_prompt
 
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([args.xattn, "dataset", "-o", tmp, "--count", str(args.count), "--seed",
-                        str(args.seed), "--split", args.split, "--format", "npy", "-q"], check=True)
-        with open(os.path.join(tmp, "truth.jsonl")) as f:
-            records = [json.loads(line) for line in f]
+    def draw(folder, fmt):
+        subprocess.run([args.xattn, "dataset", "-o", folder, "--count", str(args.count), "--seed",
+                        str(args.seed), "--split", args.split, "--format", fmt, "-q"], check=True)
+        with open(os.path.join(folder, "truth.jsonl")) as f:
+            return [json.loads(line) for line in f]
+
+    if args.with_images:
+        data = os.path.join(args.out, "data")
+        if os.path.exists(data):
+            shutil.rmtree(data)
+        records = draw(data, "png")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            records = draw(tmp, "npy")
     os.makedirs(os.path.join(args.out, "emb"), exist_ok=True)
     encoded = encode([r["caption"] for r in records])
     lines = []
     for i, (r, (emb, tokens)) in enumerate(zip(records, encoded)):
         rel = f"emb/{i:04d}.safetensors"
         save_prompt(os.path.join(args.out, rel), r["caption"], emb, tokens)
-        lines.append(to_prompt(r, i, rel))
+        line = to_prompt(r, i, rel)
+        lines.append(add_images(r, line) if args.with_images else line)
     path = os.path.join(args.out, "prompts.jsonl")
     with open(path + ".tmp", "w") as f:
         for line in lines:
