@@ -5,7 +5,7 @@
  * (the same images as `xattn generate -s k`), its objects are detected and the prompt's checks
  * scored. Truth mode (--truth DIR): the ground-truth images of an `xattn dataset` folder are
  * scored against their own captions and compared object by object with their truth, which
- * validates the detector.
+ * validates the detector. `xattn eval heatmaps` is in cmd_eval_heatmaps.c.
  *
  * stdout: one JSON line per image, or with --json one JSON object with the scores. Order of
  * work: the command line (exit 2), then every input — prompt file, every embedding, the model —
@@ -22,6 +22,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
 #include "eval/detect.h"
 #include "eval/prompts.h"
@@ -33,9 +34,9 @@ static const char eval_usage[] =
     "usage: xattn eval <adherence|heatmaps> [options]\n"
     "\n"
     "  adherence   GenEval-style prompt-adherence scores on the shapes world\n"
-    "  heatmaps    score cross-attention heatmaps against object masks (not implemented yet)\n"
+    "  heatmaps    score cross-attention heatmaps against object masks\n"
     "\n"
-    "Run 'xattn eval adherence --help' for its options.\n";
+    "Run 'xattn eval adherence --help' or 'xattn eval heatmaps --help' for their options.\n";
 
 static const char adherence_usage[] =
     "usage: xattn eval adherence -m MODEL --prompts FILE.jsonl [options]\n"
@@ -495,10 +496,7 @@ int cmd_eval(int argc, char **argv) {
         fputs(eval_usage, stdout);
         return CLI_EXIT_OK;
     }
-    if (strcmp(what, "heatmaps") == 0) {
-        cli_error("eval heatmaps: not implemented yet");
-        return CLI_EXIT_USAGE;
-    }
+    if (strcmp(what, "heatmaps") == 0) return cmd_eval_heatmaps(argc - 1, argv + 1);
     if (strcmp(what, "adherence") != 0) {
         cli_error("%s: unknown evaluation (adherence or heatmaps; see xattn eval --help)", what);
         return CLI_EXIT_USAGE;

@@ -170,7 +170,7 @@ M="$XATTN_SOURCE_DIR/tests/data/models/tiny_conv_eps"
 expect_error "no evaluation" 2 "eval: missing" eval
 expect_error "options before the evaluation" 2 "eval: missing" eval -m "$M"
 expect_error "unknown evaluation" 2 "sharpness: unknown evaluation" eval sharpness
-expect_error "heatmaps not yet" 2 "eval heatmaps: not implemented yet" eval heatmaps -m "$M"
+expect_error "heatmaps needs --prompts" 2 "--prompts: missing" eval heatmaps -m "$M"
 expect_error "-m missing" 2 "-m: missing" eval adherence --prompts "$P"
 expect_error "--prompts missing" 2 "--prompts: missing" eval adherence -m "$M"
 expect_error "seeds 0" 2 "--seeds: " eval adherence -m "$M" --prompts "$P" --seeds 0

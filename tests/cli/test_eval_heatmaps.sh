@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test_eval_heatmaps.sh — `xattn eval heatmaps`: the output format and exit codes on two holdout
+# prompts (assets/eval/holdout200, made with --with-images) and the untrained tiny-random model,
+# whose scores mean nothing. Lines: index, prompt, per-kind mIoU and the scored words with IoU in
+# [0, 1]; --json: one summary object; bad command lines exit 2 and bad inputs exit 1, each with
+# one stderr line. Plain shell only (no python in CI).
+set -u
+: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
+: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+export LC_ALL=C
+T="$XATTN_TEST_TMP/cli_eval_heatmaps"
+rm -rf "$T" && mkdir -p "$T" || exit 1
+fails=0
+fail() { echo "FAIL $1"; fails=$((fails + 1)); }
+ok() { echo "ok $1"; }
+M="$XATTN_SOURCE_DIR/weights/tiny-random"
+H="$XATTN_SOURCE_DIR/assets/eval/holdout200"
+
+run() {
+    local name=$1 want=$2
+    shift 2
+    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
+        return 1
+    fi
+    return 0
+}
+expect_error() {
+    local name=$1 want=$2 pattern=$3
+    shift 3
+    run "$name" "$want" "$@" || return
+    if [ "$(wc -l <"$T/stderr")" -ne 1 ] || ! grep -q "^xattn: $pattern" "$T/stderr"; then
+        fail "$name: stderr '$(head -c 300 "$T/stderr")', want one line 'xattn: $pattern...'"
+    elif [ -s "$T/stdout" ]; then
+        fail "$name: stdout not empty"
+    else
+        ok "$name"
+    fi
+}
+
+# the first two holdout prompts, paths made absolute
+P="$T/prompts.jsonl"
+head -n 2 "$H/prompts.jsonl" | sed "s#\"emb/#\"$H/emb/#; s#\"data/#\"$H/data/#g" >"$P"
+if [ "$(wc -l <"$P")" -ne 2 ] || ! grep -q '"mask_index"' "$P"; then
+    fail "holdout200 prompt file lacks the --with-images fields"
+fi
+
+if run lines 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 -q; then
+    bad=""
+    [ "$(wc -l <"$T/stdout")" -eq 2 ] || bad="expected 2 lines"
+    n=0
+    while IFS= read -r line; do
+        for key in '"index":'"$n" '"prompt":"' '"shape_miou":' '"color_miou":' '"overall_miou":' \
+                   '"words":\[{"word":"' '"kind":"shape"' '"kind":"color"' '"iou":'; do
+            printf '%s' "$line" | grep -q "$key" || bad="line $n lacks $key: $line"
+        done
+        # every IoU is a number in [0, 1]
+        if printf '%s' "$line" | grep -o '"iou":[^,}]*' | grep -vqE '"iou":(0(\.[0-9]+)?(e-[0-9]+)?|1)$'; then
+            bad="line $n: an IoU outside [0, 1]: $line"
+        fi
+        n=$((n + 1))
+    done <"$T/stdout"
+    [ -s "$T/stderr" ] && bad="stderr not empty with -q: $(head -c 200 "$T/stderr")"
+    [ -z "$bad" ] && ok lines || fail "lines: $bad"
+fi
+
+if run json 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --strength 0.75 --threshold 0.3 --json; then
+    bad=""
+    [ "$(wc -l <"$T/stdout")" -eq 1 ] || bad="expected 1 line"
+    for key in '"mode":"heatmaps"' '"prompts":2' '"strength":0.75' '"steps":4' '"threshold":0.3' \
+               '"seed":0' '"shape_miou":' '"shape_words":' '"color_miou":' '"color_words":' \
+               '"overall_miou":' '"overall_words":'; do
+        grep -q "$key" "$T/stdout" || bad="lacks $key: $(head -c 300 "$T/stdout")"
+    done
+    grep -q "^scored 2 prompts: shape-noun mIoU" "$T/stderr" || bad="no summary on stderr"
+    [ -z "$bad" ] && ok json || fail "json: $bad"
+fi
+
+# command lines: exit 2
+expect_error no-model 2 "-m: missing" eval heatmaps --prompts "$P"
+expect_error no-prompts 2 "--prompts: missing" eval heatmaps -m "$M"
+expect_error strength-0 2 "--strength: 0: must be in (0, 1]" eval heatmaps -m "$M" --prompts "$P" --strength 0
+expect_error strength-big 2 "--strength: 1.5" eval heatmaps -m "$M" --prompts "$P" --strength 1.5
+expect_error threshold-1 2 "--threshold: 1" eval heatmaps -m "$M" --prompts "$P" --threshold 1
+expect_error no-steps-run 2 "--strength: 0.1 x 5 steps" eval heatmaps -m "$M" --prompts "$P" --strength 0.1 --steps 5
+expect_error unknown-option 2 "" eval heatmaps -m "$M" --prompts "$P" --bogus
+
+# inputs: exit 1
+expect_error missing-file 1 "$T/none.jsonl: cannot open" eval heatmaps -m "$M" --prompts "$T/none.jsonl"
+head -n 1 "$H/prompts.jsonl" | sed "s#\"emb/#\"$H/emb/#; s#, \"image\": [^}]*}#}#" >"$T/noimage.jsonl"
+expect_error no-image 1 "$T/noimage.jsonl:1: \"image\": missing" eval heatmaps -m "$M" --prompts "$T/noimage.jsonl"
+# a caption that is not the embedding's words
+head -n 1 "$P" | sed 's#"prompt": "a gray#"prompt": "a grey#' >"$T/mismatch.jsonl"
+expect_error mismatch 1 "$T/mismatch.jsonl:1: heatmap word 1 is \"gray\"" eval heatmaps -m "$M" --prompts "$T/mismatch.jsonl"
+head -n 1 "$P" | sed 's#"prompt": "a gray background#"prompt": "gray background#' >"$T/count.jsonl"
+expect_error word-count 1 "$T/count.jsonl:1: .* has 11 words, the caption" eval heatmaps -m "$M" --prompts "$T/count.jsonl"
+head -n 1 "$P" | sed 's#"mask_index": 1#"mask_index": 0#' >"$T/badmask.jsonl"
+expect_error bad-mask-index 1 "$T/badmask.jsonl:1: object 0: \"mask_index\"" eval heatmaps -m "$M" --prompts "$T/badmask.jsonl"
+expect_error bad-model 1 "" eval heatmaps -m "$T/nomodel" --prompts "$P"
+
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ]
