@@ -3,14 +3,7 @@
 # objects with the documented fields) and world.json; the same seed again gives the same
 # files; the npy format; bad options exit 2 with one line; an unwritable folder exits 1.
 # Plain shell only (no python in CI).
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_dataset"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-ok() { echo "ok $1"; }
+. "$(dirname "$0")/lib.sh"
 
 D="$T/set"
 "$XATTN" dataset -o "$D" --count 20 --seed 5 -q >"$T/stdout" 2>"$T/stderr"
@@ -94,15 +87,7 @@ fi
 expect_usage() {
     local what=$1 pattern=$2
     shift 2
-    "$XATTN" dataset "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$?
-    if [ "$got" -ne 2 ]; then
-        fail "$what: expected exit 2 got $got"
-    elif [ "$(wc -l <"$T/stderr")" -ne 1 ] || ! grep -q "^xattn: $pattern" "$T/stderr"; then
-        fail "$what: stderr '$(head -c 200 "$T/stderr")'"
-    else
-        ok "$what"
-    fi
+    expect_error "$what" 2 "$pattern" dataset "$@"
 }
 expect_usage "count 0" "--count: " -o "$T/x" --count 0
 expect_usage "count too big" "--count: " -o "$T/x" --count 10000001
@@ -126,5 +111,4 @@ else
     fail "unwritable folder: exit $got, stderr '$(head -c 200 "$T/stderr")'"
 fi
 
-[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
-echo "all passed"
+finish "all passed"

@@ -3,34 +3,13 @@
 # written with its text chunks (input, strength), the same seed gives the same bytes, a larger
 # input is resized, --heatmaps DIR is written, and the exit codes of bad inputs (1) and bad
 # command lines (2), with no output file left behind on failure.
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_denoise"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 M="$XATTN_SOURCE_DIR/tests/data/models/tiny_linear_v"
 P="$XATTN_SOURCE_DIR/assets/a-red-circle.safetensors"
 I="$XATTN_SOURCE_DIR/tests/data/reference/img2img_input.png"
-for f in "$M/unet/config.json" "$P" "$I"; do
-    [ -e "$f" ] || { echo "skip: $f missing"; exit 0; }
-done
+require_files "$M/unet/config.json" "$P" "$I"
 
-# run NAME WANT [ARGS...]: xattn with stdout/stderr in $T; checks the exit status.
-run() {
-    local name=$1 want=$2
-    shift 2
-    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
-        return 1
-    fi
-    return 0
-}
 # error NAME WANT PATTERN ARGS...: the exit status and a one-line "xattn: " error with PATTERN.
 error() {
     local name=$1 want=$2 pattern=$3
@@ -90,5 +69,4 @@ error out_folder 1 "cannot write" denoise "${common[@]}" -i "$I" --strength 0.5 
 [ -e "$T/e.png" ] && fail "a failed run left $T/e.png"
 ls "$T" | grep -q '^\.' && fail "temporary files left: $(ls -a "$T")"
 
-[ "$fails" -eq 0 ] && echo "all denoise checks passed"
-exit $((fails > 0))
+finish "all denoise checks passed"

@@ -2,50 +2,17 @@
 # test_errors.sh — a wrong input or environment exits 1 with exactly one stderr line
 # "xattn: <file>: <problem>", nothing on stdout, and never leaves an output file (or a
 # temporary) behind. Needs no model: prompts are loaded and checked before the model.
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_errors"
-rm -rf "$T" && mkdir -p "$T/out" || exit 1
-fails=0
-
-# write_safetensors FILE HEADER_JSON DATA_BYTES: u64 little-endian header length, the header
-# padded with spaces to a multiple of 8, then DATA_BYTES zero bytes.
-write_safetensors() {
-    local file=$1 header=$2 nbytes=$3
-    while [ $(( ${#header} % 8 )) -ne 0 ]; do header+=" "; done
-    write_u64 "${#header}" >"$file"
-    printf '%s' "$header" >>"$file"
-    head -c "$nbytes" /dev/zero >>"$file"
-}
-write_u64() {
-    local n=$1 i
-    for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(( (n >> (8 * i)) & 255 )))"; done
-}
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$T/out" || exit 1
 
 # expect_fail CASE -- ARGS...: exit 1, one stderr line starting "xattn: ", empty stdout, and
 # nothing written into $T/out (outputs go there).
 expect_fail() {
-    local name=$1
-    shift 2
-    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$? lines left
-    lines=$(wc -l <"$T/stderr")
-    left=$(ls -A "$T/out")
-    if [ "$got" -ne 1 ]; then
-        echo "FAIL $name: expected exit 1 got $got, stderr: $(head -c 300 "$T/stderr")"
-        fails=$((fails + 1))
-    elif [ "$lines" -ne 1 ] || [ "$(head -c 7 "$T/stderr")" != "xattn: " ]; then
-        echo "FAIL $name: expected one stderr line starting 'xattn: ', got $lines: $(head -c 300 "$T/stderr")"
-        fails=$((fails + 1))
-    elif [ -s "$T/stdout" ]; then
-        echo "FAIL $name: expected nothing on stdout, got: $(head -c 300 "$T/stdout")"
-        fails=$((fails + 1))
-    elif [ -n "$left" ]; then
-        echo "FAIL $name: files left in the output folder: $left"
-        fails=$((fails + 1))
-    else
-        echo "ok $name"
+    local name=$1 left
+    shift
+    if expect_quiet 1 "xattn: " "$name" "$@"; then
+        left=$(ls -A "$T/out")
+        if [ -n "$left" ]; then fail "$name: files left in the output folder: $left"; else ok "$name"; fi
     fi
     rm -rf "$T/out" && mkdir -p "$T/out"
 }
@@ -85,12 +52,12 @@ expect_fail prompt_without_embeddings -- generate -m "$T/no-such-model" -p "$NO_
 expect_fail truncated_batch -- generate -m "$T/no-such-model" -p "$TRUNCATED" --batch 3 -o "$O"
 
 expect_fail output_folder_missing -- generate -m "$T/no-such-model" -p "$GOOD" -o /nonexistent-dir/x.png
-[ -e /nonexistent-dir/x.png ] && { echo "FAIL output_folder_missing: /nonexistent-dir/x.png exists"; fails=$((fails + 1)); }
+[ -e /nonexistent-dir/x.png ] && fail "output_folder_missing: /nonexistent-dir/x.png exists"
 mkdir -p "$T/a-folder.png"
 expect_fail output_is_a_folder -- generate -m "$T/no-such-model" -p "$GOOD" -o "$T/a-folder.png"
 mkdir -p "$T/b-1.png"
 expect_fail batch_output_is_a_folder -- generate -m "$T/no-such-model" -p "$GOOD" --batch 2 -o "$T/b.png"
-[ -e "$T/b-0.png" ] && { echo "FAIL batch_output_is_a_folder: $T/b-0.png was written"; fails=$((fails + 1)); }
+[ -e "$T/b-0.png" ] && fail "batch_output_is_a_folder: $T/b-0.png was written"
 
 expect_fail info_missing_file -- info "$T/no-such-file.safetensors"
 expect_fail info_truncated -- info "$TRUNCATED"
@@ -103,4 +70,4 @@ expect_fail info_broken_png -- info "$T/broken.png"
 expect_fail info_folder_not_a_model -- info "$T/model-without-config"
 expect_fail info_json_missing_file -- info --json "$T/no-such-file"
 
-[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
+finish

@@ -5,51 +5,8 @@
 # overall, --out the PNGs; truth mode scores a fresh dataset folder (png and npy) as 1.0 with
 # every detection exact; bad command lines exit 2 and bad inputs exit 1, each with one line.
 # Plain shell only (no python in CI).
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_eval"
-rm -rf "$T" && mkdir -p "$T/emb" || exit 1
-fails=0
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-ok() { echo "ok $1"; }
-
-write_u64() {
-    local n=$1 i
-    for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(( (n >> (8 * i)) & 255 )))"; done
-}
-# write_safetensors FILE HEADER NBYTES: the header (space-padded to 8) then NBYTES of zeros.
-write_safetensors() {
-    local file=$1 header=$2 nbytes=$3
-    while [ $(( ${#header} % 8 )) -ne 0 ]; do header+=" "; done
-    { write_u64 "${#header}"; printf '%s' "$header"; head -c "$nbytes" /dev/zero; } >"$file"
-}
-# run NAME WANT ARGS...: runs xattn with stdout/stderr in $T; 0 when the exit status is WANT.
-run() {
-    local name=$1 want=$2
-    shift 2
-    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
-        return 1
-    fi
-    return 0
-}
-# expect_error NAME WANT PATTERN ARGS...: exit WANT and exactly one stderr line "xattn: PATTERN...".
-expect_error() {
-    local name=$1 want=$2 pattern=$3
-    shift 3
-    run "$name" "$want" "$@" || return
-    if [ "$(wc -l <"$T/stderr")" -ne 1 ] || ! grep -q "^xattn: $pattern" "$T/stderr"; then
-        fail "$name: stderr '$(head -c 300 "$T/stderr")', want one line 'xattn: $pattern...'"
-    elif [ -s "$T/stdout" ]; then
-        fail "$name: stdout not empty"
-    else
-        ok "$name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$T/emb" || exit 1
 
 # prompts: [3, 32] zeros (tiny_conv_eps has cross_attention_dim 32) and a [2, 8] one
 write_safetensors "$T/emb/p32.safetensors" '{"__metadata__":{"prompt":"a red circle"},"encoder_hidden_states":{"dtype":"F32","shape":[3,32],"data_offsets":[0,384]}}' 384
@@ -183,5 +140,4 @@ run "adherence --help" 0 eval adherence --help && grep -q "^usage: xattn eval ad
     fail "adherence --help: $(head -c 100 "$T/stdout")"
 run "eval --help" 0 eval --help && grep -q "adherence" "$T/stdout" && ok "eval --help" || fail "eval --help"
 
-[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
-echo "all passed"
+finish "all passed"

@@ -4,41 +4,9 @@
 # whose scores mean nothing. Lines: index, prompt, per-kind mIoU and the scored words with IoU in
 # [0, 1]; --json: one summary object; bad command lines exit 2 and bad inputs exit 1, each with
 # one stderr line. Plain shell only (no python in CI).
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_eval_heatmaps"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-ok() { echo "ok $1"; }
+. "$(dirname "$0")/lib.sh"
 M="$XATTN_SOURCE_DIR/weights/tiny-random"
 H="$XATTN_SOURCE_DIR/assets/eval/holdout200"
-
-run() {
-    local name=$1 want=$2
-    shift 2
-    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
-        return 1
-    fi
-    return 0
-}
-expect_error() {
-    local name=$1 want=$2 pattern=$3
-    shift 3
-    run "$name" "$want" "$@" || return
-    if [ "$(wc -l <"$T/stderr")" -ne 1 ] || ! grep -q "^xattn: $pattern" "$T/stderr"; then
-        fail "$name: stderr '$(head -c 300 "$T/stderr")', want one line 'xattn: $pattern...'"
-    elif [ -s "$T/stdout" ]; then
-        fail "$name: stdout not empty"
-    else
-        ok "$name"
-    fi
-}
 
 # the first two holdout prompts, paths made absolute
 P="$T/prompts.jsonl"
@@ -100,5 +68,4 @@ head -n 1 "$P" | sed 's#"mask_index": 1#"mask_index": 0#' >"$T/badmask.jsonl"
 expect_error bad-mask-index 1 "$T/badmask.jsonl:1: object 0: \"mask_index\"" eval heatmaps -m "$M" --prompts "$T/badmask.jsonl"
 expect_error bad-model 1 "" eval heatmaps -m "$T/nomodel" --prompts "$P"
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

@@ -3,40 +3,7 @@
 # different seed different ones, --batch names its files, the PNG carries its parameters, and a
 # prompt of the wrong width is refused. Skips (exit 0, "skip: <file> missing") a part whose
 # model or prompt file is absent.
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_generate"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-
-write_safetensors() {
-    local file=$1 header=$2 nbytes=$3
-    while [ $(( ${#header} % 8 )) -ne 0 ]; do header+=" "; done
-    write_u64 "${#header}" >"$file"
-    printf '%s' "$header" >>"$file"
-    head -c "$nbytes" /dev/zero >>"$file"
-}
-write_u64() {
-    local n=$1 i
-    for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(( (n >> (8 * i)) & 255 )))"; done
-}
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-
-# run CASE WANT -- ARGS...: runs xattn, stdout/stderr to $T/stdout, $T/stderr; checks the exit.
-# Returns 0 when the exit status was WANT.
-run() {
-    local name=$1 want=$2
-    shift 3
-    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
-        return 1
-    fi
-    return 0
-}
+. "$(dirname "$0")/lib.sh"
 
 # A prompt [3, 32]: zeros, with its text in the metadata; and a negative one [2, 32].
 P32="$T/prompt32.safetensors"
@@ -121,4 +88,4 @@ else
     fi
 fi
 
-[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
+finish

@@ -3,30 +3,10 @@
 # model: the files (one overlay per word, grid.png, heatmaps.safetensors [words, 32, 32]),
 # --batch subfolders, the selections, and the command-line errors (exit 2, naming the option,
 # nothing written). Skips (exit 0, "skip: <file> missing") when the model or prompt is absent.
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_heatmaps"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
-# run CASE WANT -- ARGS...: runs xattn (stdout/stderr to $T/stdout, $T/stderr), checks the exit
-run() {
-    local name=$1 want=$2
-    shift 3
-    "$XATTN" "$@" >"$T/stdout" 2>"$T/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: expected exit $want got $got, stderr: $(head -c 300 "$T/stderr")"
-        return 1
-    fi
-    return 0
-}
-
-# expect_error CASE WANT_PREFIX: stderr is one line starting with WANT_PREFIX
-expect_error() {
+# stderr_is CASE WANT_PREFIX: the last run's stderr is one line starting with WANT_PREFIX
+stderr_is() {
     if [ "$(wc -l <"$T/stderr")" -eq 1 ] && grep -q "^$2" "$T/stderr"; then
         echo "ok $1"
     else
@@ -36,9 +16,7 @@ expect_error() {
 
 MODEL="$XATTN_SOURCE_DIR/weights/tiny-random"
 PROMPT="$XATTN_SOURCE_DIR/assets/a-red-circle-left-of-a-blue-square.safetensors"
-for f in "$MODEL/unet/config.json" "$PROMPT"; do
-    [ -f "$f" ] || { echo "skip: $f missing"; exit 0; }
-done
+require_files "$MODEL/unet/config.json" "$PROMPT"
 WORDS="0-a 1-red 2-circle 3-left 4-of 5-a 6-blue 7-square"
 
 # --- the files -------------------------------------------------------------------------------
@@ -103,33 +81,33 @@ fi
 
 # --- command-line errors: exit 2, one line naming the option, nothing written ---------------
 if run reweight_unknown 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e1.png" --reweight dog=2; then
-    expect_error reweight_unknown "xattn: --reweight: 'dog' is not a word of the prompt"
+    stderr_is reweight_unknown "xattn: --reweight: 'dog' is not a word of the prompt"
 fi
 if run reweight_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e2.png" --reweight red; then
-    expect_error reweight_syntax "xattn: --reweight: 'red' is not WORD=FACTOR"
+    stderr_is reweight_syntax "xattn: --reweight: 'red' is not WORD=FACTOR"
 fi
 if run reweight_negative 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e3.png" --reweight red=-1; then
-    expect_error reweight_negative "xattn: --reweight: "
+    stderr_is reweight_negative "xattn: --reweight: "
 fi
 if run layers_none 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e4.png" --heatmaps "$T/e4" --heat-layers up:64; then
-    expect_error layers_none "xattn: --heat-layers: 'up:64' selects no layer"
+    stderr_is layers_none "xattn: --heat-layers: 'up:64' selects no layer"
 fi
 if run layers_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e5.png" --heatmaps "$T/e5" --heat-layers sideways; then
-    expect_error layers_syntax "xattn: --heat-layers: 'sideways' is not"
+    stderr_is layers_syntax "xattn: --heat-layers: 'sideways' is not"
 fi
 if run heads_range 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e6.png" --heatmaps "$T/e6" --heat-heads 9; then
-    expect_error heads_range "xattn: --heat-heads: '9': no head 9"
+    stderr_is heads_range "xattn: --heat-heads: '9': no head 9"
 fi
 if run steps_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e7.png" --heatmaps "$T/e7" --heat-steps 3:1; then
-    expect_error steps_syntax "xattn: --heat-steps: '3:1' is an empty step range"
+    stderr_is steps_syntax "xattn: --heat-steps: '3:1' is an empty step range"
 fi
 if run steps_beyond 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e8.png" --heatmaps "$T/e8" --heat-steps 5:; then
-    expect_error steps_beyond "xattn: --heat-steps: starts at step 5, but there are 2 steps"
+    stderr_is steps_beyond "xattn: --heat-steps: starts at step 5, but there are 2 steps"
 fi
 if run orphan_selection 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e9.png" --heat-layers up; then
-    expect_error orphan_selection "xattn: --heat-layers: only applies with --heatmaps DIR"
+    stderr_is orphan_selection "xattn: --heat-layers: only applies with --heatmaps DIR"
 fi
 leftovers=$(ls "$T" | grep -E '^e[0-9]' || true)
 if [ -z "$leftovers" ]; then echo "ok errors_write_nothing"; else fail "errors_write_nothing: $leftovers"; fi
 
-[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
+finish

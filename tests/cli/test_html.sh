@@ -7,21 +7,11 @@
 # is taken ($XATTN_TEST_TMP/cli_html/shot.png) and checked to be a PNG of the window's size.
 # Skips (exit 0) with "skip: chromium not installed" where no Chromium binary exists, and
 # "skip: <file> missing" without the demo model or prompt.
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-: "${XATTN_SOURCE_DIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-export LC_ALL=C
-T="$XATTN_TEST_TMP/cli_html"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-ok() { echo "ok $1"; }
+. "$(dirname "$0")/lib.sh"
 
 MODEL="$XATTN_SOURCE_DIR/weights/tiny-random"
 PROMPT="$XATTN_SOURCE_DIR/assets/a-red-circle-left-of-a-blue-square.safetensors"
-for f in "$MODEL/unet/config.json" "$PROMPT"; do
-    [ -f "$f" ] || { echo "skip: $f missing"; exit 0; }
-done
+require_files "$MODEL/unet/config.json" "$PROMPT"
 
 CHROMIUM=""
 for c in chromium chromium-browser google-chrome; do
@@ -106,5 +96,4 @@ else
     fail "chromium --screenshot: $(tail -c 300 "$T/chromium.log")"
 fi
 
-[ "$fails" -eq 0 ] && echo "all html tests passed"
-exit $((fails > 0))
+finish "all html tests passed"

@@ -1,48 +1,17 @@
 #!/usr/bin/env bash
 # test_usage.sh — the command line: help and version on stdout with exit 0; every malformed
 # command line exits 2 with exactly one stderr line "xattn: <option>: <problem>" and no stdout.
-set -u
-: "${XATTN:?set XATTN to the xattn binary}" "${XATTN_TEST_TMP:?set XATTN_TEST_TMP}"
-T="$XATTN_TEST_TMP/cli_usage"
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-
-# expect CODE PREFIX CASE -- ARGS...: exit status CODE; for CODE != 0 exactly one stderr line
-# that starts with PREFIX and an empty stdout.
-expect() {
-    local want=$1 prefix=$2 name=$3
-    shift 4
-    "$XATTN" "$@" >"$T/out" 2>"$T/err"
-    local got=$? lines
-    lines=$(wc -l <"$T/err")
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL $name: expected exit $want got $got, stderr: $(head -c 300 "$T/err")"
-        fails=$((fails + 1))
-    elif [ "$want" -ne 0 ] && { [ "$lines" -ne 1 ] || [ "$(head -c ${#prefix} "$T/err")" != "$prefix" ]; }; then
-        echo "FAIL $name: expected one stderr line starting '$prefix', got $lines: $(head -c 300 "$T/err")"
-        fails=$((fails + 1))
-    elif [ "$want" -ne 0 ] && [ -s "$T/out" ]; then
-        echo "FAIL $name: expected nothing on stdout, got: $(head -c 300 "$T/out")"
-        fails=$((fails + 1))
-    else
-        echo "ok $name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # expect_stdout CASE NEEDLE -- ARGS...: exit 0, NEEDLE on stdout, nothing on stderr.
 expect_stdout() {
     local name=$1 needle=$2
-    shift 3
-    "$XATTN" "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" -ne 0 ]; then
-        echo "FAIL $name: expected exit 0 got $got, stderr: $(head -c 300 "$T/err")"
-        fails=$((fails + 1))
-    elif ! grep -qF -- "$needle" "$T/out" || [ -s "$T/err" ]; then
-        echo "FAIL $name: expected '$needle' on stdout and empty stderr; stdout: $(head -c 200 "$T/out") stderr: $(head -c 200 "$T/err")"
-        fails=$((fails + 1))
+    shift 2
+    run "$name" 0 "$@" || return
+    if ! grep -qF -- "$needle" "$T/stdout" || [ -s "$T/stderr" ]; then
+        fail "$name: expected '$needle' on stdout and empty stderr; stdout: $(head -c 200 "$T/stdout") stderr: $(head -c 200 "$T/stderr")"
     else
-        echo "ok $name"
+        ok "$name"
     fi
 }
 
@@ -109,6 +78,6 @@ expect 2 "xattn: --bogus: " info_unknown_option -- info --bogus x
 expect 1 "xattn: " seed_max_parses -- generate -m "$M" -p "$P" -s 18446744073709551615 -o "$T/o.png"
 expect 1 "xattn: " all_options_parse -- generate --model "$M" --prompt "$P" --negative "$P" \
     --seed=7 --steps 1000 --cfg 0 --sampler ddpm --eta 1.5 --batch 64 -t 256 -o "$T/o.png" -q
-[ -e "$T/o.png" ] && { echo "FAIL all_options_parse: $T/o.png was written"; fails=$((fails + 1)); }
+[ -e "$T/o.png" ] && fail "all_options_parse: $T/o.png was written"
 
-[ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
+finish
