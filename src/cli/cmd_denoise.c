@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/heat_options.h"
 #include "cli/progress.h"
+#include "cli/sampling_options.h"
 #include "io/image_io.h"
 
 static const char denoise_usage[] =
@@ -56,31 +57,29 @@ static const char denoise_usage[] =
     "strength (see `xattn info OUT.png`).\n";
 
 enum {
-    OPT_MODEL = 1, OPT_PROMPT, OPT_INPUT, OPT_STRENGTH, OPT_NEGATIVE, OPT_SEED, OPT_STEPS, OPT_CFG,
-    OPT_SAMPLER, OPT_ETA, OPT_THREADS, OPT_OUTPUT, OPT_QUIET, OPT_HELP,
+    OPT_INPUT = SAMPLING_OPT_END, OPT_STRENGTH, OPT_OUTPUT, OPT_HELP,
     OPT_HEAT /* --heatmaps and the options of heat_options.h */
 };
 
 static const cli_option denoise_options[] = {
-    {'m', "model", 1, OPT_MODEL},       {'p', "prompt", 1, OPT_PROMPT},
-    {'i', "input", 1, OPT_INPUT},       {0, "strength", 1, OPT_STRENGTH},
-    {'n', "negative", 1, OPT_NEGATIVE}, {'s', "seed", 1, OPT_SEED},
-    {0, "steps", 1, OPT_STEPS},         {0, "cfg", 1, OPT_CFG},
-    {0, "sampler", 1, OPT_SAMPLER},     {0, "eta", 1, OPT_ETA},
-    {'t', "threads", 1, OPT_THREADS},   {'o', "output", 1, OPT_OUTPUT},
-    {'q', "quiet", 0, OPT_QUIET},       {'h', "help", 0, OPT_HELP},
+    {'m', "model", 1, SAMPLING_OPT_MODEL},       {'p', "prompt", 1, SAMPLING_OPT_PROMPT},
+    {'i', "input", 1, OPT_INPUT},                {0, "strength", 1, OPT_STRENGTH},
+    {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {'s', "seed", 1, SAMPLING_OPT_SEED},
+    {0, "steps", 1, SAMPLING_OPT_STEPS},         {0, "cfg", 1, SAMPLING_OPT_CFG},
+    {0, "sampler", 1, SAMPLING_OPT_SAMPLER},     {0, "eta", 1, SAMPLING_OPT_ETA},
+    {'t', "threads", 1, SAMPLING_OPT_THREADS},   {'o', "output", 1, OPT_OUTPUT},
+    {'q', "quiet", 0, SAMPLING_OPT_QUIET},       {'h', "help", 0, OPT_HELP},
     {0, "heatmaps", 1, OPT_HEAT},       {0, "heat-layers", 1, OPT_HEAT},
     {0, "heat-heads", 1, OPT_HEAT},     {0, "heat-steps", 1, OPT_HEAT},
     {0, "reweight", 1, OPT_HEAT},
 };
 
 typedef struct denoise_args {
-    const char *model, *prompt, *input, *negative, *output;
+    sampling_options s;        /* -m, -p, -n, -s, --steps, --cfg, --sampler, --eta, -t, -q */
+    const char *input, *output;
     const char *strength_text; /* as given, for the PNG */
     double strength;           /* double: int(steps * strength) rounds as Python's does */
-    xattn_generate_params params;
     heat_options heat;
-    int quiet;
 } denoise_args;
 
 /* strength in (0, 1]: 0, or -1 after printing the error. */
@@ -103,7 +102,7 @@ static int parse_strength(const char *name, const char *s, double *out) {
 /* Returns -1 to continue, else the exit code. */
 static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
     memset(d, 0, sizeof *d);
-    xattn_generate_params_init(&d->params);
+    sampling_options_init(&d->s);
     heat_options_init(&d->heat);
     d->output = "out.png";
 
@@ -113,47 +112,32 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
     const char *name, *value;
     int id;
     while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = 0;
+        int bad = sampling_option(&d->s, id, name, value);
+        if (bad) {
+            if (bad < 0) return CLI_EXIT_USAGE;
+            continue;
+        }
         switch (id) {
         case CLI_ERROR: return CLI_EXIT_USAGE;
         case CLI_POSITIONAL:
             cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT -i INPUT ...)", value);
             return CLI_EXIT_USAGE;
         case OPT_HELP: fputs(denoise_usage, stdout); return CLI_EXIT_OK;
-        case OPT_MODEL: d->model = value; break;
-        case OPT_PROMPT: d->prompt = value; break;
         case OPT_INPUT: d->input = value; break;
         case OPT_STRENGTH:
             bad = parse_strength(name, value, &d->strength);
             d->strength_text = value;
             break;
-        case OPT_NEGATIVE: d->negative = value; break;
-        case OPT_SEED: bad = cli_parse_u64(name, value, &d->params.seed); break;
-        case OPT_STEPS: bad = cli_parse_int(name, value, 1, 1000, &d->params.steps); break;
-        case OPT_CFG: bad = cli_parse_float(name, value, 0.0, &d->params.cfg); break;
-        case OPT_ETA: bad = cli_parse_float(name, value, 0.0, &d->params.eta); break;
-        case OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &d->params.threads); break;
-        case OPT_SAMPLER:
-            if (strcmp(value, "ddim") == 0) {
-                d->params.sampler = XATTN_SAMPLER_DDIM;
-            } else if (strcmp(value, "ddpm") == 0) {
-                d->params.sampler = XATTN_SAMPLER_DDPM;
-            } else {
-                cli_error("%s: '%s' is not one of ddim, ddpm", name, value);
-                bad = 1;
-            }
-            break;
         case OPT_HEAT: bad = heat_option(&d->heat, name, value) != 0; break;
         case OPT_OUTPUT: d->output = value; break;
-        case OPT_QUIET: d->quiet = 1; break;
         }
         if (bad) return CLI_EXIT_USAGE;
     }
+    if (sampling_options_require(&d->s, "denoise", 1) != 0) return CLI_EXIT_USAGE;
     static const struct { const char *opt, *what; } required[] = {
-        {"-m", "the model folder"}, {"-p", "the prompt file"}, {"-i", "the input image"},
-        {"--strength", "the strength"}};
-    const char *given[] = {d->model, d->prompt, d->input, d->strength_text};
-    for (size_t k = 0; k < 4; k++) {
+        {"-i", "the input image"}, {"--strength", "the strength"}};
+    const char *given[] = {d->input, d->strength_text};
+    for (size_t k = 0; k < 2; k++) {
         if (!given[k]) {
             cli_error("%s: missing: %s is required (see xattn denoise --help)", required[k].opt,
                       required[k].what);
@@ -161,9 +145,9 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
         }
     }
     /* diffusers' get_timesteps: int(steps * strength) steps run */
-    if ((int)((double)d->params.steps * d->strength) < 1) {
+    if ((int)((double)d->s.params.steps * d->strength) < 1) {
         cli_error("--strength: %s with %d steps runs no step (needs strength * steps >= 1)",
-                  d->strength_text, d->params.steps);
+                  d->strength_text, d->s.params.steps);
         return CLI_EXIT_USAGE;
     }
     return heat_options_check(&d->heat);
@@ -230,8 +214,6 @@ static int load_input(const char *path, int channels, size_t size, float *init) 
     return 0;
 }
 
-#define MAX_TEXT 16
-
 /* image [C, S, S] -> OUT.png with the parameters as text chunks. Prints the error; 0 = fine. */
 static int write_output(const denoise_args *d, const float *image, int channels, size_t size,
                         const xattn_prompt *cond, const xattn_prompt *uncond) {
@@ -248,35 +230,16 @@ static int write_output(const denoise_args *d, const float *image, int channels,
                plane * sizeof *chw);
     image_to_rgb8(chw, size, size, rgb);
 
-    const xattn_generate_params *p = &d->params;
-    char seed[32], steps[16], cfg[32], eta[32], software[64];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
-    snprintf(steps, sizeof steps, "%d", p->steps);
-    snprintf(cfg, sizeof cfg, "%g", (double)p->cfg);
-    snprintf(eta, sizeof eta, "%g", (double)p->eta);
-    snprintf(software, sizeof software, "xattn %s", XATTN_VERSION_STRING);
-    png_text_pair text[MAX_TEXT];
-    size_t n = 0;
-#define ADD(k, v) (text[n].key = (k), text[n].value = (v), n++)
-    ADD("prompt", cond->text ? cond->text : "");
-    ADD("prompt_file", d->prompt);
-    if (uncond) {
-        ADD("negative", uncond->text && uncond->text[0] ? uncond->text : d->negative);
-        ADD("negative_file", d->negative);
-    }
-    ADD("input", d->input);
-    ADD("strength", d->strength_text);
-    ADD("seed", seed);
-    ADD("steps", steps);
-    ADD("cfg", cfg);
-    ADD("sampler", p->sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim");
-    ADD("eta", eta);
-    ADD("model", d->model);
-    if (d->heat.n_reweight) ADD("reweight", d->heat.reweight_text);
-    ADD("software", software);
-#undef ADD
+    sampling_text text;
+    sampling_text_init(&text);
+    sampling_text_prompts(&text, &d->s, cond, uncond);
+    sampling_text_add(&text, "input", d->input);
+    sampling_text_add(&text, "strength", d->strength_text);
+    sampling_text_params(&text, d->s.model, &d->s.params, 1);
+    if (d->heat.n_reweight) sampling_text_add(&text, "reweight", d->heat.reweight_text);
+    sampling_text_software(&text);
     xattn_error err = {0};
-    int ok = png_write_rgb(d->output, rgb, size, size, text, n, &err) == XATTN_OK;
+    int ok = png_write_rgb(d->output, rgb, size, size, text.pairs, text.n, &err) == XATTN_OK;
     if (!ok) cli_lib_error(&err);
     free(rgb), free(chw);
     return ok ? 0 : -1;
@@ -290,8 +253,7 @@ int cmd_denoise(int argc, char **argv) {
         return code;
     }
 
-    xattn_prompt *cond = NULL, *uncond = NULL;
-    xattn_model *model = NULL;
+    sampling_inputs in = {0};
     float *init = NULL, *image = NULL;
     xattn_error err = {0};
     code = CLI_EXIT_INPUT;
@@ -300,29 +262,18 @@ int cmd_denoise(int argc, char **argv) {
         cli_error("%s: cannot read: %s", d.input, strerror(errno));
         goto done;
     }
-    if (xattn_prompt_load(d.prompt, &cond, &err) != XATTN_OK) goto library_error;
-    if (d.negative && xattn_prompt_load(d.negative, &uncond, &err) != XATTN_OK) goto library_error;
-    if (xattn_model_load(d.model, &model, &err) != XATTN_OK) goto library_error;
-
-    xattn_model_info info;
-    xattn_model_get_info(model, &info);
-    if (cond->dim != (size_t)info.cross_attention_dim ||
-        (uncond && uncond->dim != (size_t)info.cross_attention_dim)) {
-        const xattn_prompt *bad = cond->dim != (size_t)info.cross_attention_dim ? cond : uncond;
-        cli_error("%s: embedding width %zu, model expects %d", bad == cond ? d.prompt : d.negative,
-                  bad->dim, info.cross_attention_dim);
-        goto done;
-    }
+    if (sampling_inputs_load(&d.s, &in) != 0) goto done;
+    const xattn_model_info info = in.info;
     if ((info.out_channels != 1 && info.out_channels != 3) || info.in_channels != info.out_channels) {
         cli_error("%s: in/out_channels %d/%d: denoise needs a model with 1 or 3 channels in and out",
-                  d.model, info.in_channels, info.out_channels);
+                  d.s.model, info.in_channels, info.out_channels);
         goto done;
     }
     if (info.sample_size <= 0 || info.sample_size > 8192) {
-        cli_error("%s: sample_size %d is not a usable image size", d.model, info.sample_size);
+        cli_error("%s: sample_size %d is not a usable image size", d.s.model, info.sample_size);
         goto done;
     }
-    int heat_code = heat_options_prepare(&d.heat, model, cond, &d.params);
+    int heat_code = heat_options_prepare(&d.heat, in.model, in.cond, &d.s.params);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;
@@ -331,30 +282,31 @@ int cmd_denoise(int argc, char **argv) {
     init = malloc(per_image * sizeof *init);   /* [C, S, S] */
     image = malloc(per_image * sizeof *image); /* [C, S, S] */
     if (!init || !image) {
-        cli_error("%s: out of memory", d.model);
+        cli_error("%s: out of memory", d.s.model);
         goto done;
     }
     if (load_input(d.input, info.in_channels, size, init) != 0) goto done;
 
     cli_progress progress;
-    cli_progress_start(&progress, !d.quiet && isatty(STDERR_FILENO));
-    d.params.progress = cli_progress_step;
-    d.params.progress_user = &progress;
-    int n_run = (int)((double)d.params.steps * d.strength);
-    if (n_run > d.params.steps) n_run = d.params.steps;
+    cli_progress_start(&progress, !d.s.quiet && isatty(STDERR_FILENO));
+    d.s.params.progress = cli_progress_step;
+    d.s.params.progress_user = &progress;
+    int n_run = (int)((double)d.s.params.steps * d.strength);
+    if (n_run > d.s.params.steps) n_run = d.s.params.steps;
     cli_progress_step(0, n_run, &progress);
-    xattn_status st = xattn_denoise(model, cond, uncond, &d.params, init, d.strength, image, &err);
+    xattn_status st =
+        xattn_denoise(in.model, in.cond, in.uncond, &d.s.params, init, d.strength, image, &err);
     cli_progress_finish(&progress);
     if (st != XATTN_OK) goto library_error;
 
-    if (write_output(&d, image, info.out_channels, size, cond, uncond) != 0) goto done;
+    if (write_output(&d, image, info.out_channels, size, in.cond, in.uncond) != 0) goto done;
     heat_code = heat_options_write(&d.heat, image, 1, info.out_channels, size);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;
     }
-    if (!d.quiet && !isatty(STDERR_FILENO)) {
-        fprintf(stderr, "wrote %s (%d of %d steps, %.1f s)\n", d.output, n_run, d.params.steps,
+    if (!d.s.quiet && !isatty(STDERR_FILENO)) {
+        fprintf(stderr, "wrote %s (%d of %d steps, %.1f s)\n", d.output, n_run, d.s.params.steps,
                 cli_now() - progress.start);
         if (d.heat.dir) fprintf(stderr, "wrote heatmaps to %s\n", d.heat.dir);
     }
@@ -367,8 +319,6 @@ done:
     heat_options_free(&d.heat);
     free(image);
     free(init);
-    if (model) xattn_model_free(model);
-    if (uncond) xattn_prompt_free(uncond);
-    if (cond) xattn_prompt_free(cond);
+    sampling_inputs_free(&in);
     return code;
 }

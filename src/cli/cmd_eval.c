@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
+#include "cli/sampling_options.h"
 #include "eval/detect.h"
 #include "eval/prompts.h"
 #include "eval/score.h"
@@ -62,29 +63,28 @@ static const char adherence_usage[] =
     "  -q, --quiet            no progress or summary on stderr\n"
     "  -h, --help             show this help\n";
 
-enum {
-    OPT_MODEL = 1, OPT_PROMPTS, OPT_TRUTH, OPT_SEEDS, OPT_STEPS, OPT_CFG, OPT_THREADS, OPT_JSON,
-    OPT_OUT, OPT_QUIET, OPT_HELP
-};
+enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_TRUTH, OPT_SEEDS, OPT_JSON, OPT_OUT, OPT_HELP };
 
 static const cli_option adherence_options[] = {
-    {'m', "model", 1, OPT_MODEL}, {0, "prompts", 1, OPT_PROMPTS}, {0, "truth", 1, OPT_TRUTH},
-    {0, "seeds", 1, OPT_SEEDS},   {0, "steps", 1, OPT_STEPS},     {0, "cfg", 1, OPT_CFG},
-    {'t', "threads", 1, OPT_THREADS}, {0, "json", 0, OPT_JSON},   {0, "out", 1, OPT_OUT},
-    {'q', "quiet", 0, OPT_QUIET}, {'h', "help", 0, OPT_HELP},
+    {'m', "model", 1, SAMPLING_OPT_MODEL},     {0, "prompts", 1, OPT_PROMPTS},
+    {0, "truth", 1, OPT_TRUTH},                {0, "seeds", 1, OPT_SEEDS},
+    {0, "steps", 1, SAMPLING_OPT_STEPS},       {0, "cfg", 1, SAMPLING_OPT_CFG},
+    {'t', "threads", 1, SAMPLING_OPT_THREADS}, {0, "json", 0, OPT_JSON},
+    {0, "out", 1, OPT_OUT},                    {'q', "quiet", 0, SAMPLING_OPT_QUIET},
+    {'h', "help", 0, OPT_HELP},
 };
 
 typedef struct adherence_args {
-    const char *model, *prompts, *truth, *out;
+    sampling_options s;     /* -m, --steps, --cfg, -t, -q */
+    const char *prompts, *truth, *out;
     const char *gen_option; /* the first generation-only option given (refused with --truth) */
-    int seeds, json, quiet;
-    xattn_generate_params params;
+    int seeds, json;
 } adherence_args;
 
 /* Returns -1 to continue, else the exit code. */
 static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
     memset(g, 0, sizeof *g);
-    xattn_generate_params_init(&g->params);
+    sampling_options_init(&g->s);
     g->seeds = 4;
     cli_args a;
     cli_args_init(&a, argc, argv, adherence_options,
@@ -93,27 +93,23 @@ static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
     int id;
     static char gen_name[64];
     while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = 0;
+        int bad = sampling_option(&g->s, id, name, value) < 0;
         switch (id) {
         case CLI_ERROR: return CLI_EXIT_USAGE;
         case CLI_POSITIONAL:
             cli_error("%s: unexpected argument (see xattn eval adherence --help)", value);
             return CLI_EXIT_USAGE;
         case OPT_HELP: fputs(adherence_usage, stdout); return CLI_EXIT_OK;
-        case OPT_MODEL: g->model = value; break;
         case OPT_PROMPTS: g->prompts = value; break;
         case OPT_TRUTH: g->truth = value; break;
         case OPT_OUT: g->out = value; break;
         case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds); break;
-        case OPT_STEPS: bad = cli_parse_int(name, value, 1, 1000, &g->params.steps); break;
-        case OPT_CFG: bad = cli_parse_float(name, value, 0.0, &g->params.cfg); break;
-        case OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &g->params.threads); break;
         case OPT_JSON: g->json = 1; break;
-        case OPT_QUIET: g->quiet = 1; break;
         default: break;
         }
         if (bad) return CLI_EXIT_USAGE;
-        if (!g->gen_option && id != OPT_TRUTH && id != OPT_JSON && id != OPT_QUIET) {
+        if (!g->gen_option && id != OPT_TRUTH && id != OPT_JSON &&
+            id != SAMPLING_OPT_QUIET) {
             snprintf(gen_name, sizeof gen_name, "%s", name);
             g->gen_option = gen_name;
         }
@@ -125,7 +121,7 @@ static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
         }
         return -1;
     }
-    if (!g->model) {
+    if (!g->s.model) {
         cli_error("-m: missing: the model folder is required (or --truth DIR; see xattn eval adherence --help)");
         return CLI_EXIT_USAGE;
     }
@@ -239,7 +235,7 @@ static int run_truth(const adherence_args *g) {
     static world_scene scene; /* ~4 KB */
     static eval_detection det;
     tally tl = {0};
-    int code = CLI_EXIT_INPUT, show = !g->quiet && isatty(STDERR_FILENO);
+    int code = CLI_EXIT_INPUT, show = !g->s.quiet && isatty(STDERR_FILENO);
     double start = cli_now();
     for (;;) {
         uint64_t id;
@@ -287,7 +283,7 @@ static int run_truth(const adherence_args *g) {
         }
         if (!print_json_line(j)) goto out_of_memory;
     }
-    if (!g->quiet)
+    if (!g->s.quiet)
         fprintf(stderr, "scored %zu truth images: overall %.4f, detector exact on %zu (%.4f) (%.1f s)\n",
                 tl.total, overall_score(&tl), tl.exact, (double)tl.exact / (double)tl.total,
                 cli_now() - start);
@@ -339,19 +335,17 @@ static int make_dirs(const char *dir) {
 /* Saves one image with its parameters in text chunks. Prints the error; 0 on success. */
 static int save_image(const adherence_args *g, const char *path, const eval_prompt *p, int seed,
                       const uint8_t *rgb, size_t size) {
-    char seed_s[16], steps_s[16], cfg_s[32], software[64];
-    snprintf(seed_s, sizeof seed_s, "%d", seed);
-    snprintf(steps_s, sizeof steps_s, "%d", g->params.steps);
-    snprintf(cfg_s, sizeof cfg_s, "%g", (double)g->params.cfg);
-    snprintf(software, sizeof software, "xattn %s", XATTN_VERSION_STRING);
-    const png_text_pair text[] = {
-        {"prompt", p->text},   {"prompt_file", p->embedding}, {"seed", seed_s},
-        {"steps", steps_s},    {"cfg", cfg_s},                {"sampler", "ddim"},
-        {"model", g->model},   {"category", eval_category_names[p->spec.category]},
-        {"software", software},
-    };
+    xattn_generate_params params = g->s.params; /* sampler: always the default ddim */
+    params.seed = (uint64_t)seed;
+    sampling_text text;
+    sampling_text_init(&text);
+    sampling_text_add(&text, "prompt", p->text);
+    sampling_text_add(&text, "prompt_file", p->embedding);
+    sampling_text_params(&text, g->s.model, &params, 0);
+    sampling_text_add(&text, "category", eval_category_names[p->spec.category]);
+    sampling_text_software(&text);
     xattn_error err = {0};
-    if (png_write_rgb(path, rgb, size, size, text, sizeof text / sizeof text[0], &err) != XATTN_OK) {
+    if (png_write_rgb(path, rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return -1;
     }
@@ -370,24 +364,20 @@ static int run_prompts(const adherence_args *g) {
     int code = CLI_EXIT_INPUT;
 
     if (eval_prompts_load(g->prompts, &set, &err) != XATTN_OK) goto library_error;
-    if (xattn_model_load(g->model, &model, &err) != XATTN_OK) goto library_error;
+    if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) goto library_error;
     xattn_model_info info;
     xattn_model_get_info(model, &info);
     if (info.out_channels != 3) {
-        cli_error("%s: out_channels %d: the detector needs RGB images (3 channels)", g->model,
+        cli_error("%s: out_channels %d: the detector needs RGB images (3 channels)", g->s.model,
                   info.out_channels);
         goto done;
     }
     if (info.sample_size < 2 || info.sample_size > EVAL_MAX_SIDE) {
-        cli_error("%s: sample_size %d: the detector takes 2..%d", g->model, info.sample_size,
+        cli_error("%s: sample_size %d: the detector takes 2..%d", g->s.model, info.sample_size,
                   EVAL_MAX_SIDE);
         goto done;
     }
-    if (g->params.cfg > 1.0f && !info.has_null_prompt) {
-        cli_error("%s: no null_prompt.safetensors, needed for --cfg %g > 1 (use --cfg 1)", g->model,
-                  (double)g->params.cfg);
-        goto done;
-    }
+    if (sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0) goto done;
     emb = calloc(set.n, sizeof *emb);
     if (!emb) {
         cli_error("%s: out of memory", g->prompts);
@@ -395,12 +385,9 @@ static int run_prompts(const adherence_args *g) {
     }
     for (size_t i = 0; i < set.n; i++) {
         if (xattn_prompt_load(set.prompts[i].embedding, &emb[i], &err) != XATTN_OK) goto library_error;
-        if (emb[i]->dim != (size_t)info.cross_attention_dim) {
-            cli_error("%s: embedding width %zu, model expects %d (prompt on %s:%zu)",
-                      set.prompts[i].embedding, emb[i]->dim, info.cross_attention_dim, g->prompts,
-                      set.prompts[i].line);
+        if (sampling_check_width(set.prompts[i].embedding, emb[i], &info, g->prompts,
+                                 set.prompts[i].line) != 0)
             goto done;
-        }
     }
     if (g->out && make_dirs(g->out) != 0) goto done;
 
@@ -408,17 +395,17 @@ static int run_prompts(const adherence_args *g) {
     image = malloc(3 * size * size * sizeof *image);
     rgb = malloc(3 * size * size);
     if (!image || !rgb) {
-        cli_error("%s: out of memory", g->model);
+        cli_error("%s: out of memory", g->s.model);
         goto done;
     }
     size_t total = set.n * (size_t)g->seeds, done_images = 0;
-    int show = !g->quiet && isatty(STDERR_FILENO);
+    int show = !g->s.quiet && isatty(STDERR_FILENO);
     double start = cli_now();
     show_progress(show, 0, total, start);
     for (size_t i = 0; i < set.n; i++) {
         const eval_prompt *p = &set.prompts[i];
         for (int seed = 0; seed < g->seeds; seed++) {
-            xattn_generate_params params = g->params;
+            xattn_generate_params params = g->s.params;
             params.seed = (uint64_t)seed;
             params.batch = 1;
             if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
@@ -453,19 +440,19 @@ static int run_prompts(const adherence_args *g) {
     if (g->json) {
         cJSON *j = cJSON_CreateObject();
         int ok = j && cJSON_AddStringToObject(j, "mode", "prompts") &&
-                 cJSON_AddStringToObject(j, "model", g->model) &&
+                 cJSON_AddStringToObject(j, "model", g->s.model) &&
                  cJSON_AddStringToObject(j, "prompts_file", g->prompts) &&
                  cJSON_AddNumberToObject(j, "prompts", (double)set.n) &&
                  cJSON_AddNumberToObject(j, "seeds", g->seeds) &&
-                 cJSON_AddNumberToObject(j, "steps", g->params.steps) &&
-                 cJSON_AddNumberToObject(j, "cfg", tidy((double)g->params.cfg)) && add_scores(j, &tl);
+                 cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
+                 cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) && add_scores(j, &tl);
         if (!ok) cJSON_Delete(j);
         if (!ok || !print_json_line(j)) {
             cli_error("%s: out of memory", g->prompts);
             goto done;
         }
     }
-    if (!g->quiet)
+    if (!g->s.quiet)
         fprintf(stderr, "scored %zu images (%zu prompts x %d seeds): overall %.4f (%.1f s)\n",
                 tl.total, set.n, g->seeds, overall_score(&tl), cli_now() - start);
     code = CLI_EXIT_OK;

@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
+#include "cli/sampling_options.h"
 #include "eval/heat_iou.h"
 #include "io/image_io.h"
 #include "world/world.h"
@@ -48,31 +49,28 @@ static const char heatmaps_usage[] =
     "  -q, --quiet            no progress or summary on stderr\n"
     "  -h, --help             show this help\n";
 
-enum {
-    OPT_MODEL = 1, OPT_PROMPTS, OPT_STRENGTH, OPT_STEPS, OPT_CFG, OPT_THRESHOLD, OPT_SEED,
-    OPT_THREADS, OPT_JSON, OPT_QUIET, OPT_HELP
-};
+enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_STRENGTH, OPT_THRESHOLD, OPT_JSON, OPT_HELP };
 
 static const cli_option heatmaps_options[] = {
-    {'m', "model", 1, OPT_MODEL},       {0, "prompts", 1, OPT_PROMPTS},
-    {0, "strength", 1, OPT_STRENGTH},   {0, "steps", 1, OPT_STEPS},
-    {0, "cfg", 1, OPT_CFG},             {0, "threshold", 1, OPT_THRESHOLD},
-    {'s', "seed", 1, OPT_SEED},         {'t', "threads", 1, OPT_THREADS},
-    {0, "json", 0, OPT_JSON},           {'q', "quiet", 0, OPT_QUIET},
+    {'m', "model", 1, SAMPLING_OPT_MODEL},     {0, "prompts", 1, OPT_PROMPTS},
+    {0, "strength", 1, OPT_STRENGTH},          {0, "steps", 1, SAMPLING_OPT_STEPS},
+    {0, "cfg", 1, SAMPLING_OPT_CFG},           {0, "threshold", 1, OPT_THRESHOLD},
+    {'s', "seed", 1, SAMPLING_OPT_SEED},       {'t', "threads", 1, SAMPLING_OPT_THREADS},
+    {0, "json", 0, OPT_JSON},                  {'q', "quiet", 0, SAMPLING_OPT_QUIET},
     {'h', "help", 0, OPT_HELP},
 };
 
 typedef struct heat_args {
-    const char *model, *prompts;
+    sampling_options s; /* -m, -s, --steps, --cfg, -t, -q */
+    const char *prompts;
     float strength, threshold;
-    int json, quiet;
-    xattn_generate_params params;
+    int json;
 } heat_args;
 
 /* Returns -1 to continue, else the exit code. */
 static int parse_heat_args(int argc, char **argv, heat_args *g) {
     memset(g, 0, sizeof *g);
-    xattn_generate_params_init(&g->params);
+    sampling_options_init(&g->s);
     g->strength = 0.5f;
     g->threshold = 0.4f;
     cli_args a;
@@ -80,14 +78,13 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
     const char *name, *value;
     int id;
     while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = 0;
+        int bad = sampling_option(&g->s, id, name, value) < 0;
         switch (id) {
         case CLI_ERROR: return CLI_EXIT_USAGE;
         case CLI_POSITIONAL:
             cli_error("%s: unexpected argument (see xattn eval heatmaps --help)", value);
             return CLI_EXIT_USAGE;
         case OPT_HELP: fputs(heatmaps_usage, stdout); return CLI_EXIT_OK;
-        case OPT_MODEL: g->model = value; break;
         case OPT_PROMPTS: g->prompts = value; break;
         case OPT_STRENGTH:
             bad = cli_parse_float(name, value, 0.0, &g->strength);
@@ -103,27 +100,19 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
                 bad = 1;
             }
             break;
-        case OPT_STEPS: bad = cli_parse_int(name, value, 1, 1000, &g->params.steps); break;
-        case OPT_CFG: bad = cli_parse_float(name, value, 0.0, &g->params.cfg); break;
-        case OPT_SEED: bad = cli_parse_u64(name, value, &g->params.seed); break;
-        case OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &g->params.threads); break;
         case OPT_JSON: g->json = 1; break;
-        case OPT_QUIET: g->quiet = 1; break;
         default: break;
         }
         if (bad) return CLI_EXIT_USAGE;
     }
-    if (!g->model) {
-        cli_error("-m: missing: the model folder is required (see xattn eval heatmaps --help)");
-        return CLI_EXIT_USAGE;
-    }
+    if (sampling_options_require(&g->s, "eval heatmaps", 0) != 0) return CLI_EXIT_USAGE;
     if (!g->prompts) {
         cli_error("--prompts: missing: the prompt file is required (see xattn eval heatmaps --help)");
         return CLI_EXIT_USAGE;
     }
-    if ((double)g->strength * g->params.steps < 1.0) {
+    if ((double)g->strength * g->s.params.steps < 1.0) {
         cli_error("--strength: %g x %d steps runs no step (raise --strength or --steps)",
-                  (double)g->strength, g->params.steps);
+                  (double)g->strength, g->s.params.steps);
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -456,26 +445,19 @@ static int run_heatmaps(const heat_args *g) {
         if (xattn_prompt_load(lines[i].embedding, &emb[i], &err) != XATTN_OK) goto library_error;
         if (check_alignment(g->prompts, &lines[i], emb[i]) != 0) goto done;
     }
-    if (xattn_model_load(g->model, &model, &err) != XATTN_OK) goto library_error;
+    if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) goto library_error;
     xattn_model_info info;
     xattn_model_get_info(model, &info);
     if (info.in_channels != 3 || info.out_channels != 3) {
-        cli_error("%s: %d in / %d out channels: the masks' images are RGB (3 channels)", g->model,
+        cli_error("%s: %d in / %d out channels: the masks' images are RGB (3 channels)", g->s.model,
                   info.in_channels, info.out_channels);
         goto done;
     }
-    if (g->params.cfg > 1.0f && !info.has_null_prompt) {
-        cli_error("%s: no null_prompt.safetensors, needed for --cfg %g > 1 (use --cfg 1)", g->model,
-                  (double)g->params.cfg);
-        goto done;
-    }
+    if (sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0) goto done;
     size_t size = (size_t)info.sample_size, px = size * size;
     for (size_t i = 0; i < n_lines; i++) {
-        if (emb[i]->dim != (size_t)info.cross_attention_dim) {
-            cli_error("%s: embedding width %zu, model expects %d (prompt on %s:%zu)", lines[i].embedding,
-                      emb[i]->dim, info.cross_attention_dim, g->prompts, lines[i].line);
+        if (sampling_check_width(lines[i].embedding, emb[i], &info, g->prompts, lines[i].line) != 0)
             goto done;
-        }
         if (read_sized(g->prompts, lines[i].line, lines[i].image, size, &rgb[i]) != 0 ||
             read_sized(g->prompts, lines[i].line, lines[i].mask, size, &mask[i]) != 0)
             goto done;
@@ -485,12 +467,12 @@ static int run_heatmaps(const heat_args *g) {
     norm = malloc(px * sizeof *norm);
     mask1 = malloc(px);
     if (!init || !image || !norm || !mask1) {
-        cli_error("%s: out of memory", g->model);
+        cli_error("%s: out of memory", g->s.model);
         goto done;
     }
     xattn_heatmap_params hp;
     xattn_heatmap_params_init(&hp);
-    int show = !g->quiet && isatty(STDERR_FILENO);
+    int show = !g->s.quiet && isatty(STDERR_FILENO);
     double start = cli_now();
     for (size_t i = 0; i < n_lines; i++) {
         const heat_line *l = &lines[i];
@@ -498,7 +480,7 @@ static int run_heatmaps(const heat_args *g) {
             for (size_t p = 0; p < px; p++) init[c * px + p] = (float)rgb[i][p * 3 + c] / 127.5f - 1.0f;
         for (size_t p = 0; p < px; p++) mask1[p] = mask[i][p * 3];
         if (xattn_heatmaps_new(model, emb[i], &hp, &heat, &err) != XATTN_OK) goto library_error;
-        xattn_generate_params params = g->params;
+        xattn_generate_params params = g->s.params;
         params.batch = 1;
         params.heatmaps = heat;
         if (xattn_denoise(model, emb[i], NULL, &params, init, (double)g->strength, image, &err) != XATTN_OK)
@@ -570,21 +552,21 @@ static int run_heatmaps(const heat_args *g) {
     if (g->json) {
         cJSON *j = cJSON_CreateObject();
         int ok = j && cJSON_AddStringToObject(j, "mode", "heatmaps") &&
-                 cJSON_AddStringToObject(j, "model", g->model) &&
+                 cJSON_AddStringToObject(j, "model", g->s.model) &&
                  cJSON_AddStringToObject(j, "prompts_file", g->prompts) &&
                  cJSON_AddNumberToObject(j, "prompts", (double)n_lines) &&
                  cJSON_AddNumberToObject(j, "strength", tidy((double)g->strength)) &&
-                 cJSON_AddNumberToObject(j, "steps", g->params.steps) &&
-                 cJSON_AddNumberToObject(j, "cfg", tidy((double)g->params.cfg)) &&
+                 cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
+                 cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) &&
                  cJSON_AddNumberToObject(j, "threshold", tidy((double)g->threshold)) &&
-                 cJSON_AddNumberToObject(j, "seed", (double)g->params.seed) && add_mious(j, &total, 1);
+                 cJSON_AddNumberToObject(j, "seed", (double)g->s.params.seed) && add_mious(j, &total, 1);
         if (!ok) {
             cJSON_Delete(j);
             goto out_of_memory;
         }
         if (!print_json_line(j)) goto out_of_memory;
     }
-    if (!g->quiet)
+    if (!g->s.quiet)
         fprintf(stderr, "scored %zu prompts: shape-noun mIoU %.4f (%zu words), colour-adjective mIoU "
                 "%.4f (%zu words) (%.1f s)\n", n_lines,
                 total.n[KIND_SHAPE] ? total.sum[KIND_SHAPE] / (double)total.n[KIND_SHAPE] : 0.0,

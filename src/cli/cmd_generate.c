@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/heat_options.h"
 #include "cli/progress.h"
+#include "cli/sampling_options.h"
 #include "heat/heat_html.h"
 #include "io/image_io.h"
 
@@ -57,35 +58,33 @@ static const char generate_usage[] =
     "(see `xattn info OUT.png`).\n";
 
 enum {
-    OPT_MODEL = 1, OPT_PROMPT, OPT_NEGATIVE, OPT_SEED, OPT_STEPS, OPT_CFG, OPT_SAMPLER, OPT_ETA,
-    OPT_BATCH, OPT_THREADS, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_QUIET, OPT_HELP,
+    OPT_BATCH = SAMPLING_OPT_END, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_HELP,
     OPT_HEAT /* the options of heat_options.h */
 };
 
 static const cli_option generate_options[] = {
-    {'m', "model", 1, OPT_MODEL},       {'p', "prompt", 1, OPT_PROMPT},
-    {'n', "negative", 1, OPT_NEGATIVE}, {'s', "seed", 1, OPT_SEED},
-    {0, "steps", 1, OPT_STEPS},         {0, "cfg", 1, OPT_CFG},
-    {0, "sampler", 1, OPT_SAMPLER},     {0, "eta", 1, OPT_ETA},
-    {0, "batch", 1, OPT_BATCH},         {'t', "threads", 1, OPT_THREADS},
-    {0, "heatmaps", 1, OPT_HEATMAPS},   {0, "html", 1, OPT_HTML},
-    {'o', "output", 1, OPT_OUTPUT},     {'q', "quiet", 0, OPT_QUIET},
+    {'m', "model", 1, SAMPLING_OPT_MODEL},       {'p', "prompt", 1, SAMPLING_OPT_PROMPT},
+    {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {'s', "seed", 1, SAMPLING_OPT_SEED},
+    {0, "steps", 1, SAMPLING_OPT_STEPS},         {0, "cfg", 1, SAMPLING_OPT_CFG},
+    {0, "sampler", 1, SAMPLING_OPT_SAMPLER},     {0, "eta", 1, SAMPLING_OPT_ETA},
+    {0, "batch", 1, OPT_BATCH},                  {'t', "threads", 1, SAMPLING_OPT_THREADS},
+    {0, "heatmaps", 1, OPT_HEATMAPS},            {0, "html", 1, OPT_HTML},
+    {'o', "output", 1, OPT_OUTPUT},              {'q', "quiet", 0, SAMPLING_OPT_QUIET},
     {'h', "help", 0, OPT_HELP},
-    {0, "heat-layers", 1, OPT_HEAT},    {0, "heat-heads", 1, OPT_HEAT},
-    {0, "heat-steps", 1, OPT_HEAT},     {0, "reweight", 1, OPT_HEAT},
+    {0, "heat-layers", 1, OPT_HEAT},             {0, "heat-heads", 1, OPT_HEAT},
+    {0, "heat-steps", 1, OPT_HEAT},              {0, "reweight", 1, OPT_HEAT},
 };
 
 typedef struct generate_args {
-    const char *model, *prompt, *negative, *html, *output;
-    xattn_generate_params params;
-    heat_options heat; /* --heatmaps, --heat-*, --reweight */
-    int quiet;
+    sampling_options s; /* -m, -p, -n, -s, --steps, --cfg, --sampler, --eta, -t, -q */
+    const char *html, *output;
+    heat_options heat;  /* --heatmaps, --heat-*, --reweight */
 } generate_args;
 
 /* Returns -1 to continue, else the exit code. */
 static int parse_generate_args(int argc, char **argv, generate_args *g) {
     memset(g, 0, sizeof *g);
-    xattn_generate_params_init(&g->params);
+    sampling_options_init(&g->s);
     heat_options_init(&g->heat);
     g->output = "out.png";
 
@@ -95,48 +94,26 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
     const char *name, *value;
     int id;
     while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = 0;
+        int bad = sampling_option(&g->s, id, name, value);
+        if (bad) {
+            if (bad < 0) return CLI_EXIT_USAGE;
+            continue;
+        }
         switch (id) {
         case CLI_ERROR: return CLI_EXIT_USAGE;
         case CLI_POSITIONAL:
             cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT ...)", value);
             return CLI_EXIT_USAGE;
         case OPT_HELP: fputs(generate_usage, stdout); return CLI_EXIT_OK;
-        case OPT_MODEL: g->model = value; break;
-        case OPT_PROMPT: g->prompt = value; break;
-        case OPT_NEGATIVE: g->negative = value; break;
-        case OPT_SEED: bad = cli_parse_u64(name, value, &g->params.seed); break;
-        case OPT_STEPS: bad = cli_parse_int(name, value, 1, 1000, &g->params.steps); break;
-        case OPT_CFG: bad = cli_parse_float(name, value, 0.0, &g->params.cfg); break;
-        case OPT_ETA: bad = cli_parse_float(name, value, 0.0, &g->params.eta); break;
-        case OPT_BATCH: bad = cli_parse_int(name, value, 1, 64, &g->params.batch); break;
-        case OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &g->params.threads); break;
-        case OPT_SAMPLER:
-            if (strcmp(value, "ddim") == 0) {
-                g->params.sampler = XATTN_SAMPLER_DDIM;
-            } else if (strcmp(value, "ddpm") == 0) {
-                g->params.sampler = XATTN_SAMPLER_DDPM;
-            } else {
-                cli_error("%s: '%s' is not one of ddim, ddpm", name, value);
-                bad = 1;
-            }
-            break;
+        case OPT_BATCH: bad = cli_parse_int(name, value, 1, 64, &g->s.params.batch); break;
         case OPT_HEATMAPS:
         case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
         case OPT_HTML: g->html = value, g->heat.keep_steps = 1; break;
         case OPT_OUTPUT: g->output = value; break;
-        case OPT_QUIET: g->quiet = 1; break;
         }
         if (bad) return CLI_EXIT_USAGE;
     }
-    if (!g->model) {
-        cli_error("-m: missing: the model folder is required (see xattn generate --help)");
-        return CLI_EXIT_USAGE;
-    }
-    if (!g->prompt) {
-        cli_error("-p: missing: the prompt file is required (see xattn generate --help)");
-        return CLI_EXIT_USAGE;
-    }
+    if (sampling_options_require(&g->s, "generate", 1) != 0) return CLI_EXIT_USAGE;
     int code = heat_options_check(&g->heat);
     if (code >= 0) return code;
     return -1;
@@ -229,51 +206,27 @@ static void rename_in_message(xattn_error *err, const char *temp, const char *fi
 /* ------------------------------------------------------------------------------------------ */
 /* Text chunks                                                                                 */
 
-#define MAX_TEXT 16
-
 typedef struct text_chunks {
-    png_text_pair pairs[MAX_TEXT];
-    size_t n;
-    char seed[32], steps[16], cfg[32], eta[32], index[16], batch[16], software[64];
+    sampling_text t;
+    char index[16], batch[16];
 } text_chunks;
 
-static void add_text(text_chunks *t, const char *key, const char *value) {
-    if (t->n < MAX_TEXT) {
-        t->pairs[t->n].key = key;
-        t->pairs[t->n].value = value;
-        t->n++;
-    }
-}
-
-static void fill_text(text_chunks *t, const generate_args *g, const xattn_prompt *cond,
+/* The parameters of image `index` of the batch (index and batch only for a batch). */
+static void fill_text(text_chunks *tc, const generate_args *g, const xattn_prompt *cond,
                       const xattn_prompt *uncond, int index) {
-    const xattn_generate_params *p = &g->params;
-    t->n = 0;
-    snprintf(t->seed, sizeof t->seed, "%llu", (unsigned long long)p->seed);
-    snprintf(t->steps, sizeof t->steps, "%d", p->steps);
-    snprintf(t->cfg, sizeof t->cfg, "%g", (double)p->cfg);
-    snprintf(t->eta, sizeof t->eta, "%g", (double)p->eta);
-    snprintf(t->index, sizeof t->index, "%d", index);
-    snprintf(t->batch, sizeof t->batch, "%d", p->batch);
-    snprintf(t->software, sizeof t->software, "xattn %s", XATTN_VERSION_STRING);
-    add_text(t, "prompt", cond->text ? cond->text : "");
-    add_text(t, "prompt_file", g->prompt);
-    if (uncond) {
-        add_text(t, "negative", uncond->text && uncond->text[0] ? uncond->text : g->negative);
-        add_text(t, "negative_file", g->negative);
-    }
-    add_text(t, "seed", t->seed);
-    add_text(t, "steps", t->steps);
-    add_text(t, "cfg", t->cfg);
-    add_text(t, "sampler", p->sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim");
-    add_text(t, "eta", t->eta);
-    add_text(t, "model", g->model);
-    if (g->heat.n_reweight) add_text(t, "reweight", g->heat.reweight_text);
+    const xattn_generate_params *p = &g->s.params;
+    sampling_text *t = &tc->t;
+    snprintf(tc->index, sizeof tc->index, "%d", index);
+    snprintf(tc->batch, sizeof tc->batch, "%d", p->batch);
+    sampling_text_init(t);
+    sampling_text_prompts(t, &g->s, cond, uncond);
+    sampling_text_params(t, g->s.model, p, 1);
+    if (g->heat.n_reweight) sampling_text_add(t, "reweight", g->heat.reweight_text);
     if (p->batch > 1) {
-        add_text(t, "index", t->index);
-        add_text(t, "batch", t->batch);
+        sampling_text_add(t, "index", tc->index);
+        sampling_text_add(t, "batch", tc->batch);
     }
-    add_text(t, "software", t->software);
+    sampling_text_software(t);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -294,7 +247,7 @@ static void image_rgb(const float *image, int channels, size_t size, float *scra
 /* Writes every image or none (see the top of the file). Prints the error; returns 0 on success. */
 static int write_images(const generate_args *g, char **names, const float *images, int channels,
                         size_t size, const xattn_prompt *cond, const xattn_prompt *uncond) {
-    int n = g->params.batch;
+    int n = g->s.params.batch;
     size_t plane = size * size;
     uint8_t *rgb = malloc(plane * 3);      /* [S, S, 3] */
     float *scratch = malloc(plane * 3 * sizeof *scratch); /* [3, S, S] for 1-channel models */
@@ -311,7 +264,7 @@ static int write_images(const generate_args *g, char **names, const float *image
         image_rgb(image, channels, size, scratch, rgb);
         fill_text(&text, g, cond, uncond, k);
         if (n == 1) {
-            if (png_write_rgb(names[0], rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
+            if (png_write_rgb(names[0], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
                 cli_lib_error(&err);
                 goto done;
             }
@@ -323,7 +276,7 @@ static int write_images(const generate_args *g, char **names, const float *image
             cli_error("%s: out of memory", names[k]);
             goto done;
         }
-        if (png_write_rgb(temps[k], rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
+        if (png_write_rgb(temps[k], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
             rename_in_message(&err, temps[k], names[k]);
             cli_lib_error(&err);
             goto done;
@@ -364,10 +317,10 @@ static int write_html(const generate_args *g, const float *images, int channels,
     } else {
         image_rgb(images, channels, size, scratch, rgb);
         snprintf(caption, sizeof caption, "seed %llu, %d steps (%s), cfg %g%s%s, model %s%s",
-                 (unsigned long long)g->params.seed, g->params.steps,
-                 g->params.sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim", (double)g->params.cfg,
-                 g->heat.n_reweight ? ", reweight " : "", g->heat.reweight_text, g->model,
-                 g->params.batch > 1 ? ", image 0 of the batch" : "");
+                 (unsigned long long)g->s.params.seed, g->s.params.steps,
+                 g->s.params.sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim", (double)g->s.params.cfg,
+                 g->heat.n_reweight ? ", reweight " : "", g->heat.reweight_text, g->s.model,
+                 g->s.params.batch > 1 ? ", image 0 of the batch" : "");
         ok = heat_write_html(g->html, g->heat.heatmaps, 0, rgb, caption, &err) == XATTN_OK;
         if (!ok) cli_lib_error(&err);
     }
@@ -378,55 +331,38 @@ static int write_html(const generate_args *g, const float *images, int channels,
 
 /* ------------------------------------------------------------------------------------------ */
 
-/* Prints the error and returns -1 when the prompt's width is not the model's. */
-static int check_width(const char *path, const xattn_prompt *p, const xattn_model_info *info) {
-    if (p->dim != (size_t)info->cross_attention_dim) {
-        cli_error("%s: embedding width %zu, model expects %d", path, p->dim,
-                  info->cross_attention_dim);
-        return -1;
-    }
-    return 0;
-}
-
 int cmd_generate(int argc, char **argv) {
     generate_args g;
     int code = parse_generate_args(argc, argv, &g);
     if (code >= 0) return code;
 
-    xattn_prompt *cond = NULL, *uncond = NULL;
-    xattn_model *model = NULL;
+    sampling_inputs in = {0};
     char **names = NULL;
     float *images = NULL;
     xattn_error err = {0};
     code = CLI_EXIT_INPUT;
 
-    names = output_names(g.output, g.params.batch);
+    names = output_names(g.output, g.s.params.batch);
     if (!names) {
         cli_error("%s: out of memory", g.output);
         goto done;
     }
-    for (int k = 0; k < g.params.batch; k++)
+    for (int k = 0; k < g.s.params.batch; k++)
         if (check_output_path(names[k]) != 0) goto done;
     if (g.html && check_output_path(g.html) != 0) goto done;
 
-    if (xattn_prompt_load(g.prompt, &cond, &err) != XATTN_OK) goto library_error;
-    if (g.negative && xattn_prompt_load(g.negative, &uncond, &err) != XATTN_OK) goto library_error;
-    if (xattn_model_load(g.model, &model, &err) != XATTN_OK) goto library_error;
-
-    xattn_model_info info;
-    xattn_model_get_info(model, &info);
-    if (check_width(g.prompt, cond, &info) != 0) goto done;
-    if (uncond && check_width(g.negative, uncond, &info) != 0) goto done;
+    if (sampling_inputs_load(&g.s, &in) != 0) goto done;
+    const xattn_model_info info = in.info;
     if (info.out_channels != 1 && info.out_channels != 3) {
-        cli_error("%s: out_channels %d: a PNG needs a model with 1 or 3 output channels", g.model,
+        cli_error("%s: out_channels %d: a PNG needs a model with 1 or 3 output channels", g.s.model,
                   info.out_channels);
         goto done;
     }
     if (info.sample_size <= 0) {
-        cli_error("%s: sample_size %d is not a positive image size", g.model, info.sample_size);
+        cli_error("%s: sample_size %d is not a positive image size", g.s.model, info.sample_size);
         goto done;
     }
-    int heat_code = heat_options_prepare(&g.heat, model, cond, &g.params);
+    int heat_code = heat_options_prepare(&g.heat, in.model, in.cond, &g.s.params);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;
@@ -434,41 +370,41 @@ int cmd_generate(int argc, char **argv) {
 
     size_t size = (size_t)info.sample_size;
     size_t per_image = (size_t)info.out_channels * size * size;
-    if (size > 65536 || per_image > SIZE_MAX / sizeof(float) / (size_t)g.params.batch) {
-        cli_error("%s: sample_size %d is too large", g.model, info.sample_size);
+    if (size > 65536 || per_image > SIZE_MAX / sizeof(float) / (size_t)g.s.params.batch) {
+        cli_error("%s: sample_size %d is too large", g.s.model, info.sample_size);
         goto done;
     }
-    images = malloc((size_t)g.params.batch * per_image * sizeof *images); /* [B, C, S, S] */
+    images = malloc((size_t)g.s.params.batch * per_image * sizeof *images); /* [B, C, S, S] */
     if (!images) {
-        cli_error("%s: out of memory for %d images of %zux%zu", g.model, g.params.batch, size,
+        cli_error("%s: out of memory for %d images of %zux%zu", g.s.model, g.s.params.batch, size,
                   size);
         goto done;
     }
 
     cli_progress progress;
-    cli_progress_start(&progress, !g.quiet && isatty(STDERR_FILENO));
-    g.params.progress = cli_progress_step;
-    g.params.progress_user = &progress;
-    cli_progress_step(0, g.params.steps, &progress);
-    xattn_status st = xattn_generate(model, cond, uncond, &g.params, images, &err);
+    cli_progress_start(&progress, !g.s.quiet && isatty(STDERR_FILENO));
+    g.s.params.progress = cli_progress_step;
+    g.s.params.progress_user = &progress;
+    cli_progress_step(0, g.s.params.steps, &progress);
+    xattn_status st = xattn_generate(in.model, in.cond, in.uncond, &g.s.params, images, &err);
     cli_progress_finish(&progress);
     if (st != XATTN_OK) goto library_error;
 
-    if (write_images(&g, names, images, info.out_channels, size, cond, uncond) != 0) goto done;
-    heat_code = heat_options_write(&g.heat, images, (size_t)g.params.batch, info.out_channels, size);
+    if (write_images(&g, names, images, info.out_channels, size, in.cond, in.uncond) != 0) goto done;
+    heat_code = heat_options_write(&g.heat, images, (size_t)g.s.params.batch, info.out_channels, size);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;
     }
     if (g.html && write_html(&g, images, info.out_channels, size) != 0) goto done;
 
-    if (!g.quiet && !isatty(STDERR_FILENO)) {
+    if (!g.s.quiet && !isatty(STDERR_FILENO)) {
         double seconds = cli_now() - progress.start;
-        if (g.params.batch == 1)
-            fprintf(stderr, "wrote %s (%d steps, %.1f s)\n", names[0], g.params.steps, seconds);
+        if (g.s.params.batch == 1)
+            fprintf(stderr, "wrote %s (%d steps, %.1f s)\n", names[0], g.s.params.steps, seconds);
         else
             fprintf(stderr, "wrote %s ... %s (%d images, %d steps, %.1f s)\n", names[0],
-                    names[g.params.batch - 1], g.params.batch, g.params.steps, seconds);
+                    names[g.s.params.batch - 1], g.s.params.batch, g.s.params.steps, seconds);
         if (g.heat.dir)
             fprintf(stderr, "wrote heatmaps to %s\n", g.heat.dir);
         if (g.html) fprintf(stderr, "wrote %s\n", g.html);
@@ -481,9 +417,7 @@ library_error:
 done:
     heat_options_free(&g.heat);
     free(images);
-    free_names(names, g.params.batch);
-    if (model) xattn_model_free(model);
-    if (uncond) xattn_prompt_free(uncond);
-    if (cond) xattn_prompt_free(cond);
+    free_names(names, g.s.params.batch);
+    sampling_inputs_free(&in);
     return code;
 }
