@@ -150,20 +150,33 @@ void conv2d_forward(float *out, float *col, const float *in, const float *weight
 /* ---------------------------------------------------------------------------------------- */
 /* normalisation and activations */
 
+/* sum of x[i] (squares = 0) or of (x[i] - shift)^2 (squares = 1): float lanes, 4 at a time,
+ * each lane's partial sums gathered in double every 256 values */
+static double sum_v4(const float *x, size_t n, float shift, int squares) {
+    double total = 0.0;
+    size_t i = 0;
+    while (i + 4 <= n) {
+        v4f acc = {0};
+        for (size_t end = i + 256 < n ? i + 256 : n; i + 4 <= end; i += 4) {
+            v4f v;
+            memcpy(&v, x + i, sizeof v);
+            v -= shift;
+            acc += squares ? v * v : v;
+        }
+        total += (double)acc[0] + acc[1] + acc[2] + acc[3];
+    }
+    for (; i < n; i++) total += squares ? (double)(x[i] - shift) * (x[i] - shift) : (double)x[i];
+    return total;
+}
+
 void group_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
                         size_t c, size_t hw, size_t groups, float eps) {
     size_t cg = c / groups, n = cg * hw;
 #pragma omp parallel for if (c * hw > 16384) schedule(static)
     for (size_t g = 0; g < groups; g++) {
         const float *x = in + g * n;
-        double sum = 0.0;
-        for (size_t i = 0; i < n; i++) sum += x[i];
-        double mean = sum / (double)n, var = 0.0;
-        for (size_t i = 0; i < n; i++) {
-            double d = x[i] - mean;
-            var += d * d;
-        }
-        var /= (double)n;
+        double mean = sum_v4(x, n, 0.0f, 0) / (double)n;
+        double var = sum_v4(x, n, (float)mean, 1) / (double)n;
         float rstd = (float)(1.0 / sqrt(var + eps)), fmean = (float)mean;
         for (size_t ch = g * cg; ch < (g + 1) * cg; ch++) {
             float scale = rstd * gamma[ch], shift = beta[ch] - fmean * scale;
