@@ -257,15 +257,13 @@ static void resnet_forward(xattn_unet_run *r, const resnet_w *rn, float *out, co
     for (size_t b = 0; b < r->batch; b++) {
         const float *xb = in + b * ic * hw;
         float *ob = out + b * oc * hw;
-        group_norm_forward(r->t1, xb, rn->norm1.gamma, rn->norm1.beta, ic, hw, g, c->norm_eps);
-        silu_inplace(r->t1, ic * hw);
+        group_norm_silu_forward(r->t1, xb, rn->norm1.gamma, rn->norm1.beta, ic, hw, g, c->norm_eps);
         run_conv(r, r->t2, r->t1, &rn->conv1, h, w, 1);
         for (size_t o = 0; o < oc; o++) {
             float t = r->tres[b * oc + o];
             for (size_t i = 0; i < hw; i++) r->t2[o * hw + i] += t;
         }
-        group_norm_forward(r->t1, r->t2, rn->norm2.gamma, rn->norm2.beta, oc, hw, g, c->norm_eps);
-        silu_inplace(r->t1, oc * hw);
+        group_norm_silu_forward(r->t1, r->t2, rn->norm2.gamma, rn->norm2.beta, oc, hw, g, c->norm_eps);
         run_conv(r, r->t2, r->t1, &rn->conv2, h, w, 1);
         if (rn->conv_shortcut.weight)
             run_conv(r, ob, xb, &rn->conv_shortcut, h, w, 1);
@@ -468,9 +466,8 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
     /* out: GroupNorm -> SiLU -> conv_out */
     size_t hw = side * side;
     for (size_t b = 0; b < B; b++)
-        group_norm_forward(y + b * ch * hw, x + b * ch * hw, u->conv_norm_out.gamma,
-                           u->conv_norm_out.beta, ch, hw, c->norm_num_groups, c->norm_eps);
-    silu_inplace(y, B * ch * hw);
+        group_norm_silu_forward(y + b * ch * hw, x + b * ch * hw, u->conv_norm_out.gamma,
+                                u->conv_norm_out.beta, ch, hw, c->norm_num_groups, c->norm_eps);
     conv_batch(r, &u->conv_out, noise_pred, y, side, side, 1);
     observe(r, "noise_pred", noise_pred, c->out_channels, side, side);
     return XATTN_OK;

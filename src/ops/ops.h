@@ -42,6 +42,10 @@ void group_norm_forward(float *out, const float *in, const float *gamma, const f
 void layer_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
                         size_t n, size_t c, float eps);
 
+/* silu(GroupNorm(x)) in one pass. */
+void group_norm_silu_forward(float *out, const float *in, const float *gamma, const float *beta,
+                             size_t c, size_t hw, size_t groups, float eps);
+
 void silu_inplace(float *x, size_t n);          /* x * sigmoid(x) */
 float gelu_exact(float x);                      /* x/2 * (1 + erf(x / sqrt 2)) */
 

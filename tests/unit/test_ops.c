@@ -102,6 +102,9 @@ static void test_norms(void **state) {
         }
     }
     assert_int_equal(compare_arrays("group_norm", got, want, c * hw, 1e-5), 0);
+    group_norm_silu_forward(got, x, g, b, c, hw, groups, 1e-5f);
+    for (size_t i = 0; i < c * hw; i++) want[i] = (float)(want[i] / (1.0 + exp(-(double)want[i])));
+    assert_int_equal(compare_arrays("group_norm_silu", got, want, c * hw, 1e-5), 0);
 
     layer_norm_forward(got, x, g, b, hw, c, 1e-5f); /* x as [hw tokens, c] */
     for (size_t t = 0; t < hw; t++) {
