@@ -30,6 +30,7 @@
 #include "eval/score.h"
 #include "eval/truth.h"
 #include "io/image_io.h"
+#include "util/fs.h"
 
 static const char eval_usage[] =
     "usage: xattn eval <adherence|heatmaps> [options]\n"
@@ -302,28 +303,12 @@ done:
 /* ------------------------------------------------------------------------------------------ */
 /* prompts mode                                                                                */
 
-/* mkdir -p; prints the error and returns -1 on failure. */
-static int make_dirs(const char *dir) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
-        cli_error("%s: path too long", dir);
+/* mkdir -p and a write check; prints the error and returns -1 on failure. */
+static int make_output_dir(const char *dir) {
+    xattn_error err = {0};
+    if (make_dirs(dir, &err) != XATTN_OK) {
+        cli_lib_error(&err);
         return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        struct stat st;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-            cli_error("%s: cannot create folder %s: %s", dir, buf, strerror(errno));
-            return -1;
-        }
-        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            cli_error("%s: %s is not a folder", dir, buf);
-            return -1;
-        }
-        *p = c;
-        if (c == '\0') break;
     }
     if (access(dir, W_OK) != 0) {
         cli_error("%s: cannot write: %s", dir, strerror(errno));
@@ -389,7 +374,7 @@ static int run_prompts(const adherence_args *g) {
                                  set.prompts[i].line) != 0)
             goto done;
     }
-    if (g->out && make_dirs(g->out) != 0) goto done;
+    if (g->out && make_output_dir(g->out) != 0) goto done;
 
     size_t size = (size_t)info.sample_size;
     image = malloc(3 * size * size * sizeof *image);

@@ -17,29 +17,11 @@
 #include "io/image_io.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #define GRID_COLUMNS 6
 #define MAX_NAME 48
 
-/* mkdir -p */
-static xattn_status make_dirs(const char *dir, xattn_error *err) {
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return xattn_fail(err, XATTN_ERR_VALUE, "%s: bad folder name", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        struct stat sb;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return xattn_fail(err, XATTN_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return xattn_fail(err, XATTN_ERR_IO, "%s: not a folder", buf);
-        buf[i] = c;
-    }
-    return XATTN_OK;
-}
 
 /* "<dir>/<index>-<word>.png" with the word made file-name safe */
 static void overlay_path(char *path, size_t cap, const char *dir, size_t index, const char *word) {

@@ -14,6 +14,7 @@
 #include "io/image_io.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* JSON records                                                                                */
@@ -175,27 +176,6 @@ cJSON *world_vocabulary_json(uint64_t seed, world_split split, size_t count) {
 /* ------------------------------------------------------------------------------------------ */
 /* the folder                                                                                  */
 
-/* mkdir -p. */
-static xattn_status make_dirs(const char *dir, xattn_error *err) {
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf)
-        return xattn_fail(err, XATTN_ERR_VALUE, "%s: bad folder name", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        struct stat sb;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return xattn_fail(err, XATTN_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return xattn_fail(err, XATTN_ERR_IO, "%s: not a folder", buf);
-        buf[i] = c;
-    }
-    return XATTN_OK;
-}
 
 static xattn_status write_json_file(const char *path, cJSON *j, xattn_error *err) {
     char *text = j ? cJSON_Print(j) : NULL;

@@ -11,4 +11,15 @@ st_file *reference_open(const char *name);
 /* A tensor as float32 (malloc'd); fails the test when missing. numel is set if not NULL. */
 float *reference_tensor(const st_file *f, const char *name, size_t *numel);
 
+/* Diffusers' recorded noise as a noise_source_fn (src/sampler/sampler.h): draw 0 hands out
+ * `first` (the initial latents, or img2img's add_noise noise), each later draw the next
+ * non-zero row of `steps` (the dump has zero rows where a step drew nothing). */
+typedef struct recorded_noise {
+    const float *first;  /* [img] */
+    const float *steps;  /* [n_steps, img] */
+    size_t n_steps, img;
+    size_t next_step;    /* the step row to hand out next */
+} recorded_noise;
+void recorded_source(float *out, size_t n, size_t draw, void *user);
+
 #endif

@@ -25,31 +25,6 @@
 #include "xattn.h"
 
 /* draw 0: the add_noise noise; draw k: the k-th step row that is not all zeros */
-typedef struct recorded_noise {
-    const float *first;  /* [img] */
-    const float *steps;  /* [n_steps, img] */
-    size_t n_steps, img, next_step;
-} recorded_noise;
-
-static int row_is_zero(const float *row, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (row[i] != 0.0f) return 0;
-    return 1;
-}
-
-static void recorded_source(float *out, size_t n, size_t draw, void *user) {
-    recorded_noise *r = user;
-    assert_int_equal(n, r->img);
-    if (draw == 0) {
-        memcpy(out, r->first, n * sizeof *out);
-        return;
-    }
-    while (r->next_step < r->n_steps && row_is_zero(r->steps + r->next_step * n, n)) r->next_step++;
-    assert_true(r->next_step < r->n_steps);
-    memcpy(out, r->steps + r->next_step * n, n * sizeof *out);
-    r->next_step++;
-}
-
 static const char *meta(const st_file *ref, const char *key) {
     const char *v = st_metadata(ref, key);
     if (!v) fail_msg("reference metadata '%s' missing", key);

@@ -22,32 +22,6 @@
 #include "test_util.h"
 #include "xattn.h"
 
-typedef struct recorded_noise {
-    const float *init;   /* [C*S*S] */
-    const float *steps;  /* [n_steps, C*S*S], zero rows where a step drew nothing */
-    size_t n_steps, img;
-    size_t next_step;    /* the step row to hand out next */
-} recorded_noise;
-
-static int row_is_zero(const float *row, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (row[i] != 0.0f) return 0;
-    return 1;
-}
-
-static void recorded_source(float *out, size_t n, size_t draw, void *user) {
-    recorded_noise *r = user;
-    assert_int_equal(n, r->img);
-    if (draw == 0) {
-        memcpy(out, r->init, n * sizeof *out);
-        return;
-    }
-    while (r->next_step < r->n_steps && row_is_zero(r->steps + r->next_step * n, n)) r->next_step++;
-    assert_true(r->next_step < r->n_steps);
-    memcpy(out, r->steps + r->next_step * n, n * sizeof *out);
-    r->next_step++;
-}
-
 /* A prompt whose arrays point into reference tensors. */
 static xattn_prompt prompt_from(const st_file *ref, const char *emb_name, const char *mask_name,
                                 float **emb, float **mask) {
