@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "model/unet_config.h"
 #include "test_util.h"
 
 st_file *reference_open(const char *name) {
@@ -47,4 +49,16 @@ void recorded_source(float *out, size_t n, size_t draw, void *user) {
     assert_true(r->next_step < r->n_steps);
     memcpy(out, r->steps + r->next_step * n, n * sizeof *out);
     r->next_step++;
+}
+
+cJSON *reference_json(const char *rel) {
+    const char *path = source_path(rel);
+    char *text = NULL;
+    xattn_error err = {0};
+    if (read_text_file(path, 64u << 20, &text, &err) != XATTN_OK)
+        fail_msg("%s (run tools/dump_scheduler_reference.py)", err.msg);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) fail_msg("%s: not valid JSON", path);
+    return root;
 }

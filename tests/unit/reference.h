@@ -11,6 +11,9 @@ st_file *reference_open(const char *name);
 /* A tensor as float32 (malloc'd); fails the test when missing. numel is set if not NULL. */
 float *reference_tensor(const st_file *f, const char *name, size_t *numel);
 
+/* "$XATTN_SOURCE_DIR/<rel>" parsed as JSON (cJSON_Delete it); fails the test if it cannot. */
+struct cJSON *reference_json(const char *rel);
+
 /* Diffusers' recorded noise as a noise_source_fn (src/sampler/sampler.h): draw 0 hands out
  * `first` (the initial latents, or img2img's add_noise noise), each later draw the next
  * non-zero row of `steps` (the dump has zero rows where a step drew nothing). */

@@ -13,26 +13,8 @@
 #include <string.h>
 
 #include "sampler/rng.h"
+#include "reference.h"
 #include "test_util.h"
-
-static cJSON *load_json(const char *rel) {
-    const char *path = source_path(rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s (run tools/dump_scheduler_reference.py)", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    assert_true(len > 0);
-    char *text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    text[len] = '\0';
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root) fail_msg("%s: not valid JSON", path);
-    return root;
-}
 
 /* values[n] of a JSON number array, as float (the file holds float32 values exactly). */
 static float *json_floats(const cJSON *array, size_t *n) {
@@ -52,7 +34,7 @@ static float *json_floats(const cJSON *array, size_t *n) {
 /* Replays every stream of rng.json[kernel]; returns the number of failed draws. atol 0 means
  * bit for bit (besides compare_arrays, which cannot tell -0 from +0, the bits are compared). */
 static int check_kernel(const char *kernel, xattn_rng_math math, double atol) {
-    cJSON *root = load_json("tests/data/schedulers/rng.json");
+    cJSON *root = reference_json("tests/data/schedulers/rng.json");
     const cJSON *streams = cJSON_GetObjectItemCaseSensitive(root, kernel);
     assert_true(cJSON_IsArray(streams));
     int failures = 0, n_streams = 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sampler/scheduler.h"
+#include "reference.h"
 #include "test_util.h"
 
 /* Steps take a few float sqrts. torch's x86 builds compute sqrt with MKL's vector math, which is
@@ -24,25 +25,6 @@
 /* alphas_cumprod are reproduced bit for bit, except after the zero-SNR rescale (a sqrt). */
 #define ALPHA_ATOL 0.0
 #define ALPHA_RESCALED_ATOL 5e-7
-
-static cJSON *load_json(const char *rel) {
-    const char *path = source_path(rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s (run tools/dump_scheduler_reference.py)", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    assert_true(len > 0);
-    char *text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    text[len] = '\0';
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root) fail_msg("%s: not valid JSON", path);
-    return root;
-}
 
 static const cJSON *get(const cJSON *obj, const char *key) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -77,7 +59,7 @@ static const char *write_temp(const char *name, const char *text) {
 static int check_case(const char *name) {
     char rel[256];
     snprintf(rel, sizeof rel, "tests/data/schedulers/%s.json", name);
-    cJSON *ref = load_json(rel);
+    cJSON *ref = reference_json(rel);
     int failures = 0;
 
     char *config_text = cJSON_Print(get(ref, "config"));
@@ -194,7 +176,7 @@ static int check_case(const char *name) {
 
 static void test_cases_match_diffusers(void **state) {
     (void)state;
-    cJSON *index = load_json("tests/data/schedulers/cases.json");
+    cJSON *index = reference_json("tests/data/schedulers/cases.json");
     int n_cases = 0, failures = 0;
     const cJSON *name;
     cJSON_ArrayForEach(name, get(index, "cases")) {
@@ -211,7 +193,7 @@ static void test_cases_match_diffusers(void **state) {
  * n + 1 timesteps (the last -1), the first n must match. */
 static void test_timesteps_match_diffusers(void **state) {
     (void)state;
-    cJSON *ref = load_json("tests/data/schedulers/timesteps.json");
+    cJSON *ref = reference_json("tests/data/schedulers/timesteps.json");
     int n_cases = 0, n_extra = 0, failures = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, get(ref, "cases")) {
