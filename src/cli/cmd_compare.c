@@ -1,5 +1,6 @@
 /* cmd_compare.c — `xattn compare A.png B.png [--diff OUT.png] [--tolerance MAXABS]
- * [--min-psnr DB] [--json]`: pixel differences of two images of one size (docs/compare.md).
+ * [--min-psnr DB] [--json]`: pixel differences of two images of one size (docs/compare.md);
+ * two .safetensors files go to compare_tensor_files (compare_tensors.c) with --atol.
  *
  * Exit 0 when the images are within tolerance, 1 past it (one stderr line says by how much) or
  * when an input is wrong (missing, unreadable, sizes differ), 2 for a bad command line. The
@@ -13,12 +14,14 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/compare.h"
 #include "io/image_compare.h"
 #include "io/image_io.h"
 
 static const char compare_usage[] =
     "usage: xattn compare A.png B.png [--diff OUT.png] [--tolerance MAXABS] [--min-psnr DB]\n"
     "                     [--json]\n"
+    "       xattn compare A.safetensors B.safetensors [--atol X] [--json]\n"
     "\n"
     "Compares two images of the same size (any format stb_image reads, as 8-bit RGB) and\n"
     "reports the max and mean absolute difference (0-255 units), PSNR in dB (inf when\n"
@@ -29,29 +32,31 @@ static const char compare_usage[] =
     "                       (with --min-psnr alone, no max-abs limit)\n"
     "  --min-psnr DB        pass only when PSNR >= DB (identical = inf)\n"
     "  --json               print one JSON object on stdout\n"
+    "\n"
+    "Two .safetensors files (heatmaps.safetensors, say) are compared tensor by tensor (same\n"
+    "names and shapes): max and mean absolute difference and the worst element; their\n"
+    "metadata must be equal.\n"
+    "  --atol X             pass when every tensor's max abs difference <= X    default 0\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit codes: 0 within tolerance, 1 past tolerance or an input is wrong (missing, unreadable,\n"
     "different sizes), 2 the command line is wrong.\n";
 
-enum { OPT_DIFF = 1, OPT_TOLERANCE, OPT_MIN_PSNR, OPT_JSON, OPT_HELP };
+enum { OPT_DIFF = 1, OPT_TOLERANCE, OPT_MIN_PSNR, OPT_ATOL, OPT_JSON, OPT_HELP };
 
 static const cli_option compare_options[] = {
     {0, "diff", 1, OPT_DIFF},         {0, "tolerance", 1, OPT_TOLERANCE},
-    {0, "min-psnr", 1, OPT_MIN_PSNR}, {0, "json", 0, OPT_JSON},
+    {0, "min-psnr", 1, OPT_MIN_PSNR}, {0, "atol", 1, OPT_ATOL},
+    {0, "json", 0, OPT_JSON},
     {'h', "help", 0, OPT_HELP},
 };
 
 static const char channel_names[3] = {'R', 'G', 'B'};
 
-typedef struct compare_request {
-    const char *path_a, *path_b;
-    const char *diff_path;    /* NULL: no difference image */
-    unsigned max_abs_limit;   /* 0..255 */
-    int has_min_psnr;
-    double min_psnr_db;       /* -INFINITY without --min-psnr */
-    int json;
-} compare_request;
+static int has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
 
 /* Parses argv into *req; returns -1 for --help (usage printed), CLI_EXIT_USAGE after an error,
  * CLI_EXIT_OK otherwise. */
@@ -95,6 +100,13 @@ static int parse_compare_args(int argc, char **argv, compare_request *req) {
             req->min_psnr_db = db;
             break;
         }
+        case OPT_ATOL: {
+            float atol;
+            if (cli_parse_float(name, value, 0.0, &atol) != 0) return CLI_EXIT_USAGE;
+            req->has_atol = 1;
+            req->atol = strtod(value, NULL); /* validated above; kept in double precision */
+            break;
+        }
         case OPT_JSON: req->json = 1; break;
         case OPT_HELP: fputs(compare_usage, stdout); return -1;
         default: return CLI_EXIT_USAGE;
@@ -108,6 +120,16 @@ static int parse_compare_args(int argc, char **argv, compare_request *req) {
     if (req->diff_path &&
         (strcmp(req->diff_path, req->path_a) == 0 || strcmp(req->diff_path, req->path_b) == 0)) {
         cli_error("--diff: %s is an input image; refusing to overwrite it", req->diff_path);
+        return CLI_EXIT_USAGE;
+    }
+    req->tensors = has_suffix(req->path_a, ".safetensors") && has_suffix(req->path_b, ".safetensors");
+    if (req->tensors && (has_tolerance || req->has_min_psnr || req->diff_path)) {
+        cli_error("%s: --tolerance, --min-psnr and --diff are for images; tensors take --atol",
+                  has_tolerance ? "--tolerance" : req->has_min_psnr ? "--min-psnr" : "--diff");
+        return CLI_EXIT_USAGE;
+    }
+    if (!req->tensors && req->has_atol) {
+        cli_error("--atol: is for two .safetensors files; images take --tolerance or --min-psnr");
         return CLI_EXIT_USAGE;
     }
     /* The default is "identical"; a PSNR limit alone replaces it. */
@@ -213,6 +235,7 @@ int cmd_compare(int argc, char **argv) {
     int code = parse_compare_args(argc, argv, &req);
     if (code < 0) return CLI_EXIT_OK;
     if (code != CLI_EXIT_OK) return code;
+    if (req.tensors) return compare_tensor_files(&req);
 
     uint8_t *a = NULL, *b = NULL; /* [h, w, 3] each */
     size_t wa, ha, wb, hb;

@@ -9,7 +9,10 @@
 #include <strings.h>
 
 #include "cli/args.h"
+#include "heat/heat.h"
 #include "io/image_io.h"
+#include "util/atomic_dir.h"
+#include "util/error.h"
 
 void heat_options_init(heat_options *o) {
     memset(o, 0, sizeof *o);
@@ -124,13 +127,17 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
     if (code >= 0) return code;
     p->token_scale = o->token_scale;
     if (!o->dir && !o->keep_steps) return -1;
+    xattn_error err = {0};
+    if (o->dir && heat_dir_replaceable(o->dir, &err) != XATTN_OK) {
+        cli_lib_error(&err);
+        return CLI_EXIT_INPUT;
+    }
 
     xattn_heatmap_params hp;
     xattn_heatmap_params_init(&hp);
     hp.keep_steps = o->keep_steps;
     hp.step_begin = o->step_begin;
     hp.step_end = o->step_end;
-    xattn_error err = {0};
     if (o->layers && xattn_heatmap_parse_layers(m, o->layers, &hp.layers, &err) != XATTN_OK) {
         cli_error("--heat-layers: %s", err.msg);
         return CLI_EXIT_USAGE;
@@ -157,18 +164,36 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
     return -1;
 }
 
+/* An error about a file in the temporary folder names it in the final folder instead. */
+static void name_final_folder(xattn_error *err, const char *temp, const char *final) {
+    size_t n = strlen(temp);
+    if (strncmp(err->msg, temp, n) != 0) return;
+    char rest[sizeof err->msg];
+    snprintf(rest, sizeof rest, "%s", err->msg + n);
+    snprintf(err->msg, sizeof err->msg, "%s%s", final, rest);
+}
+
 int heat_options_write(const heat_options *o, const float *images, size_t batch, int channels,
                        size_t size) {
     if (!o->dir || !o->heatmaps) return -1;
     size_t plane = size * size;
     uint8_t *rgb = malloc(plane * 3);                 /* [S, S, 3] */
     float *chw = malloc(plane * 3 * sizeof *chw);     /* [3, S, S] */
-    char *dir = malloc(strlen(o->dir) + 24);
-    int code = -1;
-    if (!rgb || !chw || !dir) {
+    xattn_error err = {0};
+    atomic_dir out; /* the whole folder appears at once (util/atomic_dir.h) */
+    if (!rgb || !chw) {
+        free(chw), free(rgb);
         cli_error("%s: out of memory", o->dir);
-        code = CLI_EXIT_INPUT;
+        return CLI_EXIT_INPUT;
     }
+    if (atomic_dir_open(&out, o->dir, &err) != XATTN_OK) {
+        free(chw), free(rgb);
+        cli_lib_error(&err);
+        return CLI_EXIT_INPUT;
+    }
+    char *dir = malloc(strlen(out.temp_path) + 24);
+    int code = dir ? -1 : CLI_EXIT_INPUT;
+    if (!dir) xattn_fail(&err, XATTN_ERR_NOMEM, "%s: out of memory", o->dir);
     for (size_t k = 0; code < 0 && k < batch; k++) {
         const float *image = images + k * (size_t)channels * plane; /* [C, S, S] */
         for (int c = 0; c < 3; c++)
@@ -176,15 +201,15 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
                    plane * sizeof *chw);
         image_to_rgb8(chw, size, size, rgb);
         if (batch == 1)
-            strcpy(dir, o->dir);
+            strcpy(dir, out.temp_path);
         else
-            sprintf(dir, "%s/%zu", o->dir, k);
-        xattn_error err = {0};
-        if (xattn_heatmaps_write(o->heatmaps, k, rgb, dir, &err) != XATTN_OK) {
-            cli_lib_error(&err);
-            code = CLI_EXIT_INPUT;
-        }
+            sprintf(dir, "%s/%zu", out.temp_path, k);
+        if (xattn_heatmaps_write(o->heatmaps, k, rgb, dir, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     }
+    if (code >= 0) name_final_folder(&err, out.temp_path, o->dir);
+    if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
+    atomic_dir_abort(&out);
+    if (code >= 0) cli_lib_error(&err);
     free(dir), free(chw), free(rgb);
     return code;
 }

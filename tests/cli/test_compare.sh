@@ -112,4 +112,43 @@ expect 0 "xattn: " json_identical -- compare "$T/a.ppm" "$T/a_copy.ppm" --json -
         '"worst":null' '"max_abs_limit":255' '"min_psnr_db":60' '"within_tolerance":true' \
         "\"diff\":\"$T/d2.png\""
 
+# --- two safetensors files: tensor by tensor, --atol -------------------------------------
+# st FILE HEADER DATA: a safetensors file with the given JSON header and data bytes (printf).
+st() {
+    local header=$2
+    while [ $(( ${#header} % 8 )) -ne 0 ]; do header+=" "; done
+    { write_u64 "${#header}"; printf '%s' "$header"; printf "$3"; } >"$1"
+}
+meta='"__metadata__":{"words":"[\"a\"]"}'
+st "$T/ta.safetensors" "{$meta,\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}" '\x00\x00\x80\x3f\x00\x00\x00\x40'
+st "$T/tb.safetensors" "{$meta,\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}" '\x00\x00\x80\x3f\x00\x00\x20\x40'
+st "$T/tf16.safetensors" "{$meta,\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}" '\x00\x3c\x00\x40'
+st "$T/tshape.safetensors" "{$meta,\"x\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}}" '\x00\x00\x80\x3f\x00\x00\x00\x40'
+st "$T/tname.safetensors" "{$meta,\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}" '\x00\x00\x80\x3f\x00\x00\x00\x40'
+st "$T/tmeta.safetensors" "{\"__metadata__\":{\"words\":\"[]\"},\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}" '\x00\x00\x80\x3f\x00\x00\x00\x40'
+st "$T/tnan.safetensors" "{$meta,\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}" '\x00\x00\x80\x3f\x00\x00\xc0\x7f'
+
+expect 0 "xattn: " tensors_identical -- compare "$T/ta.safetensors" "$T/tf16.safetensors" &&
+    has tensors_identical "$T/stdout" "tensor x [2]: max_abs_diff 0," "metadata: same" "result: identical"
+STDOUT_OK=1 expect 1 "xattn: $T/tb.safetensors: differs from $T/ta.safetensors past tolerance: tensor x max abs difference 0.5 > 0 at element 1 (2 vs 2.5)" \
+    tensors_past -- compare "$T/ta.safetensors" "$T/tb.safetensors"
+expect 0 "xattn: " tensors_within_atol -- compare "$T/ta.safetensors" "$T/tb.safetensors" --atol 0.5 --json &&
+    has tensors_within_atol "$T/stdout" '"name":"x","shape":"[2]","max_abs_diff":0.5,"mean_abs_diff":0.25' \
+        '"worst":{"index":1,"a":2,"b":2.5}' '"atol":0.5' '"within_tolerance":true' '"metadata_differs":null'
+STDOUT_OK=1 expect 1 "xattn: $T/tnan.safetensors: differs from $T/ta.safetensors past tolerance: tensor x max abs difference inf > 1000" \
+    tensors_nan -- compare "$T/ta.safetensors" "$T/tnan.safetensors" --atol 1000
+expect_error tensors_shape 1 "$T/tshape.safetensors: tensor x has another shape than in $T/ta.safetensors" \
+    compare "$T/ta.safetensors" "$T/tshape.safetensors"
+expect_error tensors_missing 1 "$T/tname.safetensors: tensor y is not in $T/ta.safetensors" \
+    compare "$T/ta.safetensors" "$T/tname.safetensors"
+STDOUT_OK=1 expect 1 "xattn: $T/tmeta.safetensors: metadata words differs from $T/ta.safetensors's" \
+    tensors_metadata -- compare "$T/ta.safetensors" "$T/tmeta.safetensors" --atol 1
+expect_error tensors_no_tolerance 2 "--tolerance: .* tensors take --atol" \
+    compare "$T/ta.safetensors" "$T/tb.safetensors" --tolerance 3
+expect_error images_no_atol 2 "--atol: is for two .safetensors files" \
+    compare "$T/a.ppm" "$T/b.ppm" --atol 1
+head -c 20 "$T/ta.safetensors" >"$T/ttrunc.safetensors"
+expect_error tensors_truncated 1 "$T/ttrunc.safetensors: " \
+    compare "$T/ta.safetensors" "$T/ttrunc.safetensors"
+
 finish
