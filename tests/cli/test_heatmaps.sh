@@ -107,6 +107,20 @@ fi
 if run orphan_selection 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e9.png" --heat-layers up; then
     stderr_is orphan_selection "xattn: --heat-layers: only applies with --heatmaps DIR"
 fi
+# The folder is replaced as a whole: the batch folder hb (0/, 1/) becomes a one-image folder;
+# a folder holding a file xattn did not write is refused and left alone.
+if run replace_folder 0 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/r.png" -q --heatmaps "$T/hb"; then
+    if [ -s "$T/hb/grid.png" ] && [ ! -e "$T/hb/0" ] && [ -z "$(ls -A "$T" | grep '\.tmp-')" ]; then
+        echo "ok replace_folder"
+    else
+        fail "replace_folder: $(ls -A "$T" "$T/hb" | head -c 300)"
+    fi
+fi
+mkdir -p "$T/mine" && echo notes >"$T/mine/notes.txt"
+expect_error foreign_folder 1 "$T/mine: holds $T/mine/notes.txt, which is not a heatmap file" \
+    generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e9.png" --heatmaps "$T/mine"
+[ "$(ls -A "$T/mine")" = notes.txt ] || fail "foreign_folder: $T/mine changed: $(ls -A "$T/mine")"
+
 leftovers=$(ls "$T" | grep -E '^e[0-9]' || true)
 if [ -z "$leftovers" ]; then echo "ok errors_write_nothing"; else fail "errors_write_nothing: $leftovers"; fi
 
