@@ -6,7 +6,10 @@
  * collected, and each object word — a shape noun (a shape name or its plural) or a colour
  * adjective — is scored: its map normalised to [0, 1], thresholded at tau, IoU against the
  * object's mask (a count group: the union of its objects' masks). mIoU is the mean IoU over the
- * words of a kind. Order of work: the command line (exit 2), then every input — the prompt file,
+ * words of a kind. With --generated, each line's prompt is sampled from noise instead (--seeds K
+ * images) and a word's object is what the adherence detector finds in the image: the pixels of
+ * the detected objects of its shape and colour; a word whose object is not found is counted as
+ * missed, not scored. Order of work: the command line (exit 2), then every input — the prompt file,
  * every embedding, image and mask, the word alignment, the model — before the first image
  * (exit 1). */
 #define _POSIX_C_SOURCE 200809L
@@ -24,6 +27,7 @@
 #include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
+#include "eval/detect.h"
 #include "eval/heat_iou.h"
 #include "io/image_io.h"
 #include "world/world.h"
@@ -43,19 +47,24 @@ static const char heatmaps_usage[] =
     "      --steps N          schedule steps, 1..1000 (int(N * S) of them run)  default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
     "      --threshold T      tau on the normalised map, in [0, 1)             default 0.4\n"
-    "  -s, --seed N           noise seed, 0..2^64-1                            default 0\n"
+    "      --generated        sample each prompt from noise instead of denoising its image;\n"
+    "                         a word's object is what the adherence detector finds\n"
+    "      --seeds K          images per prompt, seeds S .. S+K-1, 1..1000      default 1\n"
+    "  -s, --seed N           first noise seed, 0..2^64-1                      default 0\n"
     "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)       default 0\n"
     "      --json             one JSON object with the scores instead of lines\n"
     "  -q, --quiet            no progress or summary on stderr\n"
     "  -h, --help             show this help\n";
 
-enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_STRENGTH, OPT_THRESHOLD, OPT_JSON, OPT_HELP };
+enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_STRENGTH, OPT_THRESHOLD, OPT_GENERATED, OPT_SEEDS,
+       OPT_JSON, OPT_HELP };
 
 static const cli_option heatmaps_options[] = {
     {'m', "model", 1, SAMPLING_OPT_MODEL},     {0, "prompts", 1, OPT_PROMPTS},
     {0, "strength", 1, OPT_STRENGTH},          {0, "steps", 1, SAMPLING_OPT_STEPS},
     {0, "cfg", 1, SAMPLING_OPT_CFG},           {0, "threshold", 1, OPT_THRESHOLD},
     {'s', "seed", 1, SAMPLING_OPT_SEED},       {'t', "threads", 1, SAMPLING_OPT_THREADS},
+    {0, "generated", 0, OPT_GENERATED},        {0, "seeds", 1, OPT_SEEDS},
     {0, "json", 0, OPT_JSON},                  {'q', "quiet", 0, SAMPLING_OPT_QUIET},
     {'h', "help", 0, OPT_HELP},
 };
@@ -64,6 +73,8 @@ typedef struct heat_args {
     sampling_options s; /* -m, -s, --steps, --cfg, -t, -q */
     const char *prompts;
     float strength, threshold;
+    int generated; /* --generated: sample from noise, score against detected objects */
+    int seeds;     /* images per prompt */
     int json;
 } heat_args;
 
@@ -73,6 +84,7 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
     sampling_options_init(&g->s);
     g->strength = 0.5f;
     g->threshold = 0.4f;
+    g->seeds = 1;
     cli_args a;
     cli_args_init(&a, argc, argv, heatmaps_options, sizeof heatmaps_options / sizeof heatmaps_options[0]);
     const char *name, *value;
@@ -100,6 +112,8 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
                 bad = 1;
             }
             break;
+        case OPT_GENERATED: g->generated = 1; break;
+        case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds); break;
         case OPT_JSON: g->json = 1; break;
         default: break;
         }
@@ -110,7 +124,7 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
         cli_error("--prompts: missing: the prompt file is required (see xattn eval heatmaps --help)");
         return CLI_EXIT_USAGE;
     }
-    if ((double)g->strength * g->s.params.steps < 1.0) {
+    if (!g->generated && (double)g->strength * g->s.params.steps < 1.0) {
         cli_error("--strength: %g x %d steps runs no step (raise --strength or --steps)",
                   (double)g->strength, g->s.params.steps);
         return CLI_EXIT_USAGE;
@@ -121,7 +135,8 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
 /* ------------------------------------------------------------------------------------------ */
 /* the prompt file                                                                             */
 
-enum { KIND_SHAPE = 0, KIND_COLOR = 1, N_KINDS = 2, MAX_CAPTION_WORDS = 64, MAX_SCORED = 32 };
+enum { KIND_SHAPE = 0, KIND_COLOR = 1, N_KINDS = 2, MAX_CAPTION_WORDS = 64, MAX_SCORED = 32,
+       MAX_OBJECTS = 8 };
 static const char *const kind_names[N_KINDS] = {"shape", "color"};
 
 typedef struct scored_word {
@@ -136,6 +151,8 @@ typedef struct heat_line {
     size_t line;
     size_t n_scored;
     scored_word scored[MAX_SCORED];
+    size_t n_objects;
+    int shape[MAX_OBJECTS], color[MAX_OBJECTS]; /* world_shape, world_color or -1 (any) */
     size_t n_caption;                      /* caption words */
     char *caption_words[MAX_CAPTION_WORDS]; /* pointers into caption_buf */
     char *caption_buf;
@@ -168,7 +185,8 @@ static int word_kind(const char *w) {
 }
 
 /* Parses one line into l (zeroed by the caller). Prints the error; 0 on success. */
-static int parse_line(const char *path, const char *dir, size_t line_no, const char *text, heat_line *l) {
+static int parse_line(const char *path, const char *dir, size_t line_no, const char *text,
+                      int generated, heat_line *l) {
     cJSON *j = cJSON_Parse(text);
     int rc = -1;
     l->line = line_no;
@@ -177,8 +195,8 @@ static int parse_line(const char *path, const char *dir, size_t line_no, const c
         goto done;
     }
     const char *keys[4] = {"prompt", "embedding", "image", "mask"};
-    const char *vals[4];
-    for (int k = 0; k < 4; k++) {
+    const char *vals[4] = {"", "", "", ""};
+    for (int k = 0; k < (generated ? 2 : 4); k++) { /* --generated needs no image and mask */
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
         if (!cJSON_IsString(v) || !v->valuestring[0]) {
             cli_error("%s:%zu: \"%s\": missing or not a string%s", path, line_no, keys[k],
@@ -212,14 +230,30 @@ static int parse_line(const char *path, const char *dir, size_t line_no, const c
     for (const cJSON *o = objs->child; o; o = o->next, k++) {
         const cJSON *words = cJSON_GetObjectItemCaseSensitive(o, "words");
         const cJSON *mi = cJSON_GetObjectItemCaseSensitive(o, "mask_index");
-        if (!cJSON_IsArray(words) || !(cJSON_IsNumber(mi) || cJSON_IsArray(mi))) {
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(o, "shape");
+        const cJSON *color = cJSON_GetObjectItemCaseSensitive(o, "color");
+        if (k == MAX_OBJECTS) {
+            cli_error("%s:%zu: more than %d objects", path, line_no, MAX_OBJECTS);
+            goto done;
+        }
+        l->n_objects = (size_t)k + 1;
+        l->shape[k] = cJSON_IsString(shape) ? world_lookup(world_shape_names, WORLD_N_SHAPES, shape->valuestring) : -1;
+        l->color[k] = cJSON_IsString(color) ? world_lookup(world_color_names, WORLD_N_COLORS, color->valuestring) : -1;
+        if (generated && (l->shape[k] < 0 || (color && !cJSON_IsNull(color) && l->color[k] < 0))) {
+            cli_error("%s:%zu: object %d: --generated needs a world \"shape\" (and \"color\", when given)",
+                      path, line_no, k);
+            goto done;
+        }
+        if (generated && cJSON_IsArray(words)) {
+            mi = NULL; /* the mask comes from the detector */
+        } else if (!cJSON_IsArray(words) || !(cJSON_IsNumber(mi) || cJSON_IsArray(mi))) {
             cli_error("%s:%zu: object %d: \"words\" (array) and \"mask_index\" (integer or array) are "
                       "required (make the file with tools/make_eval_prompts.py --with-images)",
                       path, line_no, k);
             goto done;
         }
         uint64_t select = 0;
-        const cJSON *one = cJSON_IsNumber(mi) ? mi : mi->child;
+        const cJSON *one = !mi ? NULL : cJSON_IsNumber(mi) ? mi : mi->child;
         for (; one; one = cJSON_IsNumber(mi) ? NULL : one->next) {
             double v = cJSON_IsNumber(one) ? one->valuedouble : -1.0;
             if (!(v >= 1.0 && v <= 63.0 && v == floor(v))) {
@@ -228,7 +262,7 @@ static int parse_line(const char *path, const char *dir, size_t line_no, const c
             }
             select |= (uint64_t)1 << (int)v;
         }
-        if (!select) {
+        if (!select && mi) {
             cli_error("%s:%zu: object %d: \"mask_index\": empty", path, line_no, k);
             goto done;
         }
@@ -256,7 +290,7 @@ done:
 }
 
 /* Reads every line; prints the error; 0 on success (*lines malloc'd, free each and the array). */
-static int load_lines(const char *path, heat_line **out, size_t *n_out) {
+static int load_lines(const char *path, int generated, heat_line **out, size_t *n_out) {
     FILE *f = fopen(path, "r");
     if (!f) {
         cli_error("%s: cannot open: %s", path, strerror(errno));
@@ -296,7 +330,7 @@ static int load_lines(const char *path, heat_line **out, size_t *n_out) {
         }
         memset(&lines[n], 0, sizeof lines[n]);
         n++;
-        if (parse_line(path, dir, line_no, buf, &lines[n - 1]) != 0) goto done;
+        if (parse_line(path, dir, line_no, buf, generated, &lines[n - 1]) != 0) goto done;
     }
     if (ferror(f)) {
         cli_error("%s: read error", path);
@@ -428,12 +462,15 @@ static int run_heatmaps(const heat_args *g) {
     xattn_model *model = NULL;
     xattn_heatmaps *heat = NULL;
     float *init = NULL, *image = NULL, *norm = NULL; /* [3, S, S], [1, 3, S, S], [S, S] */
-    uint8_t *mask1 = NULL;                           /* [S, S]: the mask's first channel */
+    uint8_t *mask1 = NULL;  /* [S, S]: the mask's first channel, or the detector's labels */
+    uint8_t *rgb8 = NULL;   /* [S, S, 3]: a generated image */
+    eval_detection *det = NULL;
+    size_t objects_found = 0, objects_total = 0, words_missed = 0;
     xattn_error err = {0};
     kind_tally total = {0};
     int code = CLI_EXIT_INPUT;
 
-    if (load_lines(g->prompts, &lines, &n_lines) != 0) return CLI_EXIT_INPUT;
+    if (load_lines(g->prompts, g->generated, &lines, &n_lines) != 0) return CLI_EXIT_INPUT;
     emb = calloc(n_lines, sizeof *emb);
     rgb = calloc(n_lines, sizeof *rgb);
     mask = calloc(n_lines, sizeof *mask);
@@ -458,15 +495,18 @@ static int run_heatmaps(const heat_args *g) {
     for (size_t i = 0; i < n_lines; i++) {
         if (sampling_check_width(lines[i].embedding, emb[i], &info, g->prompts, lines[i].line) != 0)
             goto done;
-        if (read_sized(g->prompts, lines[i].line, lines[i].image, size, &rgb[i]) != 0 ||
-            read_sized(g->prompts, lines[i].line, lines[i].mask, size, &mask[i]) != 0)
+        if (!g->generated &&
+            (read_sized(g->prompts, lines[i].line, lines[i].image, size, &rgb[i]) != 0 ||
+             read_sized(g->prompts, lines[i].line, lines[i].mask, size, &mask[i]) != 0))
             goto done;
     }
     init = malloc(3 * px * sizeof *init);
     image = malloc(3 * px * sizeof *image);
     norm = malloc(px * sizeof *norm);
     mask1 = malloc(px);
-    if (!init || !image || !norm || !mask1) {
+    rgb8 = malloc(px * 3);
+    det = malloc(sizeof *det);
+    if (!init || !image || !norm || !mask1 || !rgb8 || !det) {
         cli_error("%s: out of memory", g->s.model);
         goto done;
     }
@@ -474,17 +514,36 @@ static int run_heatmaps(const heat_args *g) {
     xattn_heatmap_params_init(&hp);
     int show = !g->s.quiet && isatty(STDERR_FILENO);
     double start = cli_now();
-    for (size_t i = 0; i < n_lines; i++) {
+    size_t n_runs = n_lines * (size_t)g->seeds;
+    for (size_t run = 0; run < n_runs; run++) {
+        size_t i = run / (size_t)g->seeds;
         const heat_line *l = &lines[i];
-        for (size_t c = 0; c < 3; c++)
-            for (size_t p = 0; p < px; p++) init[c * px + p] = (float)rgb[i][p * 3 + c] / 127.5f - 1.0f;
-        for (size_t p = 0; p < px; p++) mask1[p] = mask[i][p * 3];
         if (xattn_heatmaps_new(model, emb[i], &hp, &heat, &err) != XATTN_OK) goto library_error;
         xattn_generate_params params = g->s.params;
         params.batch = 1;
         params.heatmaps = heat;
-        if (xattn_denoise(model, emb[i], NULL, &params, init, (double)g->strength, image, &err) != XATTN_OK)
-            goto library_error;
+        params.seed = g->s.params.seed + run % (size_t)g->seeds;
+        uint64_t object_select[MAX_OBJECTS] = {0}; /* --generated: detector labels per object */
+        if (g->generated) {
+            if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
+            image_to_rgb8(image, size, size, rgb8);
+            if (eval_detect_labeled(rgb8, size, size, NULL, det, mask1, &err) != XATTN_OK)
+                goto library_error;
+            for (size_t o = 0; o < l->n_objects; o++) {
+                for (size_t d = 0; d < det->n_objects && d < EVAL_MAX_LABEL; d++)
+                    if (det->objects[d].shape == l->shape[o] &&
+                        (l->color[o] < 0 || (int)det->objects[d].color == l->color[o]))
+                        object_select[o] |= (uint64_t)1 << (d + 1);
+                objects_found += object_select[o] != 0;
+                objects_total++;
+            }
+        } else {
+            for (size_t c = 0; c < 3; c++)
+                for (size_t p = 0; p < px; p++) init[c * px + p] = (float)rgb[i][p * 3 + c] / 127.5f - 1.0f;
+            for (size_t p = 0; p < px; p++) mask1[p] = mask[i][p * 3];
+            if (xattn_denoise(model, emb[i], NULL, &params, init, (double)g->strength, image, &err) != XATTN_OK)
+                goto library_error;
+        }
         const float *maps = xattn_heatmaps_word_maps(heat, 0); /* [n_words, S, S] */
         xattn_heatmaps_info hi;
         xattn_heatmaps_get_info(heat, &hi);
@@ -498,13 +557,30 @@ static int run_heatmaps(const heat_args *g) {
         if (!g->json && !words) goto out_of_memory_j;
         for (size_t s = 0; s < l->n_scored; s++) {
             const scored_word *w = &l->scored[s];
+            uint64_t select = g->generated ? object_select[w->object] : w->select;
+            if (!select) { /* --generated: the word's object is not in the image */
+                words_missed++;
+                if (words) {
+                    cJSON *o = cJSON_CreateObject();
+                    if (!o || !cJSON_AddItemToArray(words, o)) {
+                        cJSON_Delete(o);
+                        goto out_of_memory_j;
+                    }
+                    if (!cJSON_AddStringToObject(o, "word", l->caption_words[w->word]) ||
+                        !cJSON_AddNumberToObject(o, "index", (double)w->word) ||
+                        !cJSON_AddStringToObject(o, "kind", kind_names[w->kind]) ||
+                        !cJSON_AddNumberToObject(o, "object", w->object) || !cJSON_AddNullToObject(o, "iou"))
+                        goto out_of_memory_j;
+                }
+                continue;
+            }
             char what[128];
             snprintf(what, sizeof what, "%s:%zu: word \"%s\"", g->prompts, l->line, l->caption_words[w->word]);
             if (eval_heat_normalize(maps + w->word * px, px, norm, what, &err) != XATTN_OK) {
                 cJSON_Delete(j);
                 goto library_error;
             }
-            double iou = eval_heat_iou(norm, mask1, px, g->threshold, w->select);
+            double iou = eval_heat_iou(norm, mask1, px, g->threshold, select);
             line_t.sum[w->kind] += iou;
             line_t.n[w->kind]++;
             if (words) {
@@ -528,7 +604,8 @@ static int run_heatmaps(const heat_args *g) {
         if (j) {
             cJSON *jd = cJSON_CreateObject(); /* index and prompt first, then the words */
             if (!jd || !cJSON_AddNumberToObject(jd, "index", (double)i) ||
-                !cJSON_AddStringToObject(jd, "prompt", l->text) || !add_mious(jd, &line_t, 0)) {
+                !cJSON_AddStringToObject(jd, "prompt", l->text) ||
+                !cJSON_AddNumberToObject(jd, "seed", (double)params.seed) || !add_mious(jd, &line_t, 0)) {
                 cJSON_Delete(jd);
                 goto out_of_memory_j;
             }
@@ -541,8 +618,8 @@ static int run_heatmaps(const heat_args *g) {
         xattn_heatmaps_free(heat);
         heat = NULL;
         if (show)
-            fprintf(stderr, "\rheatmaps %zu/%zu images, %.2f s/image", i + 1, n_lines,
-                    (cli_now() - start) / (double)(i + 1));
+            fprintf(stderr, "\rheatmaps %zu/%zu images, %.2f s/image", run + 1, n_runs,
+                    (cli_now() - start) / (double)(run + 1));
         continue;
     out_of_memory_j:
         cJSON_Delete(j);
@@ -551,21 +628,30 @@ static int run_heatmaps(const heat_args *g) {
     if (show) fputc('\n', stderr);
     if (g->json) {
         cJSON *j = cJSON_CreateObject();
-        int ok = j && cJSON_AddStringToObject(j, "mode", "heatmaps") &&
+        int ok = j && cJSON_AddStringToObject(j, "mode", g->generated ? "heatmaps-generated" : "heatmaps") &&
                  cJSON_AddStringToObject(j, "model", g->s.model) &&
                  cJSON_AddStringToObject(j, "prompts_file", g->prompts) &&
                  cJSON_AddNumberToObject(j, "prompts", (double)n_lines) &&
-                 cJSON_AddNumberToObject(j, "strength", tidy((double)g->strength)) &&
+                 (g->generated ? cJSON_AddNullToObject(j, "strength") != NULL
+                               : cJSON_AddNumberToObject(j, "strength", tidy((double)g->strength)) != NULL) &&
                  cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
                  cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) &&
                  cJSON_AddNumberToObject(j, "threshold", tidy((double)g->threshold)) &&
-                 cJSON_AddNumberToObject(j, "seed", (double)g->s.params.seed) && add_mious(j, &total, 1);
+                 cJSON_AddNumberToObject(j, "seed", (double)g->s.params.seed) &&
+                 cJSON_AddNumberToObject(j, "seeds", g->seeds) && add_mious(j, &total, 1);
+        if (ok && g->generated)
+            ok = cJSON_AddNumberToObject(j, "objects", (double)objects_total) &&
+                 cJSON_AddNumberToObject(j, "objects_found", (double)objects_found) &&
+                 cJSON_AddNumberToObject(j, "words_missed", (double)words_missed);
         if (!ok) {
             cJSON_Delete(j);
             goto out_of_memory;
         }
         if (!print_json_line(j)) goto out_of_memory;
     }
+    if (!g->s.quiet && g->generated)
+        fprintf(stderr, "generated: the detector found %zu of %zu objects; %zu words missed\n",
+                objects_found, objects_total, words_missed);
     if (!g->s.quiet)
         fprintf(stderr, "scored %zu prompts: shape-noun mIoU %.4f (%zu words), colour-adjective mIoU "
                 "%.4f (%zu words) (%.1f s)\n", n_lines,
@@ -597,6 +683,8 @@ done:
     free(image);
     free(norm);
     free(mask1);
+    free(rgb8);
+    free(det);
     return code;
 }
 

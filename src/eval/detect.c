@@ -286,6 +286,12 @@ static long dist2(const uint8_t *a, const uint8_t *b) {
 xattn_status eval_detect(const uint8_t *rgb, size_t width, size_t height,
                          const eval_detect_params *params, eval_detection *out,
                          xattn_error *err) {
+    return eval_detect_labeled(rgb, width, height, params, out, NULL, err);
+}
+
+xattn_status eval_detect_labeled(const uint8_t *rgb, size_t width, size_t height,
+                                 const eval_detect_params *params, eval_detection *out,
+                                 uint8_t *labels, xattn_error *err) {
     eval_detect_params defaults;
     if (!params) {
         eval_detect_params_init(&defaults);
@@ -299,6 +305,7 @@ xattn_status eval_detect(const uint8_t *rgb, size_t width, size_t height,
     memset(out, 0, sizeof *out);
     out->width = width;
     out->height = height;
+    if (labels) memset(labels, 0, width * height);
 
     size_t n_pixels = width * height, n_local = (width + 2) * (height + 2);
     scratch s = {0};
@@ -341,6 +348,8 @@ xattn_status eval_detect(const uint8_t *rgb, size_t width, size_t height,
         } else if (out->n_objects == EVAL_MAX_DETECTIONS) {
             out->n_more++;
         } else {
+            if (labels && out->n_objects < EVAL_MAX_LABEL)
+                for (size_t j = 0; j < n; j++) labels[s.queue[j]] = (uint8_t)(out->n_objects + 1);
             measure(&s, width, height, n, c, params, &out->objects[out->n_objects]);
             out->n_objects++;
         }

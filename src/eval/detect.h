@@ -74,6 +74,13 @@ typedef struct eval_detection {
 xattn_status eval_detect(const uint8_t *rgb, size_t width, size_t height,
                          const eval_detect_params *p, eval_detection *out, xattn_error *err);
 
+/* eval_detect, and the objects' pixels: labels [height, width] (caller's) = k + 1 on the pixels
+ * of objects[k] for k < EVAL_MAX_LABEL, 0 elsewhere (background, specks, unknown pixels). */
+enum { EVAL_MAX_LABEL = 63 };
+xattn_status eval_detect_labeled(const uint8_t *rgb, size_t width, size_t height,
+                                 const eval_detect_params *p, eval_detection *out,
+                                 uint8_t *labels, xattn_error *err);
+
 /* Palette class of a pixel (0..7 world colours, EVAL_CLASS_GRAY) or -1 when farther than
  * max_distance from all of them. */
 int eval_classify_pixel(const uint8_t rgb[3], double max_distance);

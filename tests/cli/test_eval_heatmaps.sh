@@ -68,4 +68,32 @@ head -n 1 "$P" | sed 's#"mask_index": 1#"mask_index": 0#' >"$T/badmask.jsonl"
 expect_error bad-mask-index 1 "$T/badmask.jsonl:1: object 0: \"mask_index\"" eval heatmaps -m "$M" --prompts "$T/badmask.jsonl"
 expect_error bad-model 1 "" eval heatmaps -m "$T/nomodel" --prompts "$P"
 
+# --generated: each prompt sampled from noise (2 seeds), words scored against what the detector
+# finds. The prompt file needs no image or mask. The 2 prompts have 1 and 2 objects (3 per seed)
+# and 2 + 4 object words: scored + missed words = 12. (tiny-random draws noise, so the detector
+# finds little; the figures only have to add up.)
+sed 's/, "image": "[^"]*", "mask": "[^"]*"//; s/, "mask_index": [^,}]*//g' "$P" >"$T/gen.jsonl"
+grep -q '"image"\|"mask' "$T/gen.jsonl" && fail "gen.jsonl still has image or mask fields"
+if run generated 0 eval heatmaps -m "$M" --prompts "$T/gen.jsonl" --generated --seeds 2 --steps 3 --cfg 1 --json -q; then
+    line=$(cat "$T/stdout")
+    bad=""
+    for key in '"mode":"heatmaps-generated"' '"prompts":2' '"seeds":2' '"strength":null' '"objects":6,' \
+               '"objects_found":' '"words_missed":'; do
+        printf '%s' "$line" | grep -q "$key" || bad="lacks $key: $line"
+    done
+    num() { printf '%s' "$line" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
+    total=$(( $(num shape_words) + $(num color_words) + $(num words_missed) ))
+    [ "$total" -eq 12 ] || bad="scored + missed words = $total, want 12: $line"
+    [ "$(num objects_found)" -le 6 ] || bad="more objects found than asked for: $line"
+    [ -z "$bad" ] && ok generated || fail "generated: $bad"
+fi
+if run generated_lines 0 eval heatmaps -m "$M" --prompts "$T/gen.jsonl" --generated --seeds 2 --steps 3 --cfg 1 -q; then
+    [ "$(wc -l <"$T/stdout")" -eq 4 ] && grep -q '"seed":1' "$T/stdout" && ok generated_lines ||
+        fail "generated_lines: want 4 lines (2 prompts x 2 seeds): $(head -c 300 "$T/stdout")"
+fi
+expect_error denoise_needs_images 1 "$T/gen.jsonl:1: \"image\": missing" \
+    eval heatmaps -m "$M" --prompts "$T/gen.jsonl" --steps 3
+expect_error generated_seeds_range 2 "--seeds: " \
+    eval heatmaps -m "$M" --prompts "$T/gen.jsonl" --generated --seeds 0
+
 finish
