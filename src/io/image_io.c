@@ -20,6 +20,10 @@
 #include "util/error.h"
 
 #define PNG_MAX_SIDE 1000000u /* libpng's default user limit on width and height */
+/* One libpng allocation while reading: rows of the widest PNG libpng accepts (1e6 px x 8 bytes)
+ * and text up to libpng's 8 MB chunk limit fit. libpng only warns about a longer chunk and then
+ * allocates its claimed length (up to 2 GB for a 100-byte file): refused here instead. */
+#define PNG_MAX_READ_ALLOC ((size_t)32 << 20)
 #define IMAGE_MAX_SIDE 16384  /* input images (denoise mode) */
 
 /* Where libpng's error callback leaves its message; reached through png_get_error_ptr. */
@@ -198,6 +202,16 @@ xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, s
 /* ------------------------------------------------------------------------------------------ */
 /* reading text chunks                                                                         */
 
+static png_voidp on_png_read_malloc(png_structp png, png_alloc_size_t n) {
+    (void)png;
+    return n <= PNG_MAX_READ_ALLOC ? malloc(n) : NULL; /* NULL: libpng's own error path */
+}
+
+static void on_png_read_free(png_structp png, png_voidp p) {
+    (void)png;
+    free(p);
+}
+
 /* Latin-1 bytes -> a malloc'd UTF-8 string. */
 static char *latin1_to_utf8(const char *s) {
     size_t n = 0;
@@ -220,7 +234,8 @@ static char *latin1_to_utf8(const char *s) {
 /* Reads the whole PNG (rows into one scratch row) so text after IDAT is seen too, and copies
  * the text into out. Returns 0 with ctx->msg set on a libpng error; -1 if out of memory. */
 static int read_png_stream(FILE *fp, png_file_info *out, png_ctx *ctx) {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning,
+                                               NULL, on_png_read_malloc, on_png_read_free);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);

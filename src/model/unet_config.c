@@ -57,6 +57,10 @@ static void refuse(reader *r, xattn_status st, const char *key, const cJSON *v, 
     char *text = v ? cJSON_PrintUnformatted(v) : NULL;
     xattn_fail(r->err, st, "%s: %s = %s %s", r->path, key, text ? text : "(missing)", why);
     free(text);
+    /* the key and the value come from the file: a control byte would break the one-line message */
+    if (r->err)
+        for (char *c = r->err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     r->status = st;
 }
 

@@ -126,6 +126,14 @@ static xattn_status read_int(const cJSON *root, const char *key, const char *pat
     return XATTN_OK;
 }
 
+/* At most 64 bytes of a string from the file, control bytes as '?': the message stays one line. */
+static const char *printable_value(const char *s, char out[65]) {
+    size_t n = 0;
+    for (; s[n] && n < 64; n++) out[n] = ((unsigned char)s[n] < 0x20 || s[n] == 0x7f) ? '?' : s[n];
+    out[n] = '\0';
+    return out;
+}
+
 /* A string that must be one of names[n_names] (the enum value is its index). */
 static xattn_status read_choice(const cJSON *root, const char *key, const char *path,
                                 const char *const *names, size_t n_names, size_t n_supported,
@@ -144,8 +152,9 @@ static xattn_status read_choice(const cJSON *root, const char *key, const char *
         size_t used = strlen(list);
         snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", names[k]);
     }
-    return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: %s \"%.64s\" is not supported (%s)", path,
-                      key, item->valuestring, list);
+    char shown[65];
+    return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported (%s)", path,
+                      key, printable_value(item->valuestring, shown), list);
 }
 
 /* Reads the whole file into a NUL-terminated buffer (caller frees). */
@@ -188,11 +197,13 @@ static xattn_status parse_config(const cJSON *root, const char *path, scheduler_
             cfg->class_kind = XATTN_SAMPLER_DDIM;
         else if (strcmp(cls->valuestring, "DDPMScheduler") == 0)
             cfg->class_kind = XATTN_SAMPLER_DDPM;
-        else
+        else {
+            char value[65];
             return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
-                              "%s: _class_name \"%.64s\" is not supported (DDIMScheduler, "
+                              "%s: _class_name \"%s\" is not supported (DDIMScheduler, "
                               "DDPMScheduler)",
-                              path, cls->valuestring);
+                              path, printable_value(cls->valuestring, value));
+        }
     }
 
     if ((st = read_int(root, "num_train_timesteps", path, 1, SCHEDULER_MAX_TRAIN_TIMESTEPS,
