@@ -190,6 +190,8 @@ def export(ckpt, out_dir, hardware):
     else:
         os.rename(tmp, out_dir)
     log(f"exported step {ckpt['step']} ({ckpt['images_seen']} images) to {out_dir}")
+    log("new weights change the golden images: review them with `tools/golden.sh update` "
+        "(docs/golden.md), and refresh the model card's figures")
 
 
 # --------------------------------------------------------------------------------------------
