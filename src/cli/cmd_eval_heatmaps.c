@@ -443,6 +443,22 @@ static int add_mious(cJSON *j, const kind_tally *t, int with_counts) {
     return 1;
 }
 
+/* Appends {"word", "index", "kind", "object", "iou"} to words; iou NaN (a missed word) is null.
+ * 0 if out of memory. */
+static int add_word_json(cJSON *words, const heat_line *l, const scored_word *w, double iou) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(words, o)) {
+        cJSON_Delete(o);
+        return 0;
+    }
+    return cJSON_AddStringToObject(o, "word", l->caption_words[w->word]) &&
+           cJSON_AddNumberToObject(o, "index", (double)w->word) &&
+           cJSON_AddStringToObject(o, "kind", kind_names[w->kind]) &&
+           cJSON_AddNumberToObject(o, "object", w->object) &&
+           (isnan(iou) ? cJSON_AddNullToObject(o, "iou") != NULL
+                       : cJSON_AddNumberToObject(o, "iou", tidy(iou)) != NULL);
+}
+
 static int print_json_line(cJSON *j) {
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
@@ -560,18 +576,7 @@ static int run_heatmaps(const heat_args *g) {
             uint64_t select = g->generated ? object_select[w->object] : w->select;
             if (!select) { /* --generated: the word's object is not in the image */
                 words_missed++;
-                if (words) {
-                    cJSON *o = cJSON_CreateObject();
-                    if (!o || !cJSON_AddItemToArray(words, o)) {
-                        cJSON_Delete(o);
-                        goto out_of_memory_j;
-                    }
-                    if (!cJSON_AddStringToObject(o, "word", l->caption_words[w->word]) ||
-                        !cJSON_AddNumberToObject(o, "index", (double)w->word) ||
-                        !cJSON_AddStringToObject(o, "kind", kind_names[w->kind]) ||
-                        !cJSON_AddNumberToObject(o, "object", w->object) || !cJSON_AddNullToObject(o, "iou"))
-                        goto out_of_memory_j;
-                }
+                if (words && !add_word_json(words, l, w, NAN)) goto out_of_memory_j;
                 continue;
             }
             char what[128];
@@ -583,19 +588,7 @@ static int run_heatmaps(const heat_args *g) {
             double iou = eval_heat_iou(norm, mask1, px, g->threshold, select);
             line_t.sum[w->kind] += iou;
             line_t.n[w->kind]++;
-            if (words) {
-                cJSON *o = cJSON_CreateObject();
-                if (!o || !cJSON_AddItemToArray(words, o)) {
-                    cJSON_Delete(o);
-                    goto out_of_memory_j;
-                }
-                if (!cJSON_AddStringToObject(o, "word", l->caption_words[w->word]) ||
-                    !cJSON_AddNumberToObject(o, "index", (double)w->word) ||
-                    !cJSON_AddStringToObject(o, "kind", kind_names[w->kind]) ||
-                    !cJSON_AddNumberToObject(o, "object", w->object) ||
-                    !cJSON_AddNumberToObject(o, "iou", tidy(iou)))
-                    goto out_of_memory_j;
-            }
+            if (words && !add_word_json(words, l, w, iou)) goto out_of_memory_j;
         }
         for (int k = 0; k < N_KINDS; k++) {
             total.sum[k] += line_t.sum[k];
