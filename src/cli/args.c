@@ -1,5 +1,6 @@
 #include "cli/args.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -164,4 +165,15 @@ int cli_parse_float(const char *opt, const char *s, double lo, float *out) {
     }
     *out = (float)v;
     return 0;
+}
+
+int cli_print_json(cJSON *j) {
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!text) return 0;
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    cJSON_free(text);
+    return 1;
 }

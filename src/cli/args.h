@@ -54,4 +54,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a library error: "xattn: <err->msg>". */
 void cli_lib_error(const xattn_error *err);
 
+/* Prints j compact, as one line on stdout (flushed), and frees it. Returns 1, or 0 when j is
+ * NULL or printing runs out of memory (nothing printed; the caller reports it). */
+struct cJSON;
+int cli_print_json(struct cJSON *j);
+
 #endif

@@ -197,11 +197,7 @@ static int print_json(const compare_request *req, const image_diff_stats *s, int
         cJSON_AddStringToObject(o, "diff", req->diff_path);
     else
         cJSON_AddNullToObject(o, "diff");
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!text) goto nomem_deleted;
-    puts(text);
-    cJSON_free(text);
+    if (!cli_print_json(o)) goto nomem_deleted;
     return CLI_EXIT_OK;
 nomem:
     cJSON_Delete(o);

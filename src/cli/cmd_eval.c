@@ -178,18 +178,6 @@ static int add_scores(cJSON *j, const tally *t) {
            cJSON_AddNumberToObject(j, "images", (double)t->total) != NULL;
 }
 
-/* Prints j as one line on stdout; consumes it. Returns 0 if out of memory. */
-static int print_json_line(cJSON *j) {
-    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!text) return 0;
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
-    cJSON_free(text);
-    return 1;
-}
-
 /* One image's line: the fields both modes share, added to j. */
 static int add_verdict(cJSON *j, const char *prompt, const eval_spec *spec, int pass,
                        const char *reason, const eval_detection *det) {
@@ -263,7 +251,7 @@ static int run_truth(const adherence_args *g) {
                 cJSON_Delete(j);
                 goto out_of_memory;
             }
-            if (!print_json_line(j)) goto out_of_memory;
+            if (!cli_print_json(j)) goto out_of_memory;
         }
         if (show && tl.total % 1000 == 0) fprintf(stderr, "\radherence --truth %zu images", tl.total);
     }
@@ -282,7 +270,7 @@ static int run_truth(const adherence_args *g) {
             cJSON_Delete(j);
             goto out_of_memory;
         }
-        if (!print_json_line(j)) goto out_of_memory;
+        if (!cli_print_json(j)) goto out_of_memory;
     }
     if (!g->s.quiet)
         fprintf(stderr, "scored %zu truth images: overall %.4f, detector exact on %zu (%.4f) (%.1f s)\n",
@@ -414,7 +402,7 @@ static int run_prompts(const adherence_args *g) {
                     cli_error("%s: out of memory", g->prompts);
                     goto done;
                 }
-                if (!print_json_line(j)) {
+                if (!cli_print_json(j)) {
                     cli_error("%s: out of memory", g->prompts);
                     goto done;
                 }
@@ -432,7 +420,7 @@ static int run_prompts(const adherence_args *g) {
                  cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
                  cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) && add_scores(j, &tl);
         if (!ok) cJSON_Delete(j);
-        if (!ok || !print_json_line(j)) {
+        if (!ok || !cli_print_json(j)) {
             cli_error("%s: out of memory", g->prompts);
             goto done;
         }

@@ -459,17 +459,6 @@ static int add_word_json(cJSON *words, const heat_line *l, const scored_word *w,
                        : cJSON_AddNumberToObject(o, "iou", tidy(iou)) != NULL);
 }
 
-static int print_json_line(cJSON *j) {
-    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!text) return 0;
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
-    cJSON_free(text);
-    return 1;
-}
-
 static int run_heatmaps(const heat_args *g) {
     heat_line *lines = NULL;
     size_t n_lines = 0;
@@ -606,7 +595,7 @@ static int run_heatmaps(const heat_args *g) {
             cJSON_AddItemToObject(jd, "words", words);
             cJSON_Delete(j);
             j = NULL;
-            if (!print_json_line(jd)) goto out_of_memory;
+            if (!cli_print_json(jd)) goto out_of_memory;
         }
         xattn_heatmaps_free(heat);
         heat = NULL;
@@ -640,7 +629,7 @@ static int run_heatmaps(const heat_args *g) {
             cJSON_Delete(j);
             goto out_of_memory;
         }
-        if (!print_json_line(j)) goto out_of_memory;
+        if (!cli_print_json(j)) goto out_of_memory;
     }
     if (!g->s.quiet && g->generated)
         fprintf(stderr, "generated: the detector found %zu of %zu objects; %zu words missed\n",

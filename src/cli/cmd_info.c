@@ -68,15 +68,9 @@ static void print_pair(const char *indent, const char *key, const char *value) {
 
 /* Prints the JSON object (compact, one line) and frees it. Returns the exit code. */
 static int print_json(cJSON *obj) {
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-    if (!text) {
-        cli_error("json: out of memory");
-        return CLI_EXIT_INPUT;
-    }
-    puts(text);
-    cJSON_free(text);
-    return CLI_EXIT_OK;
+    if (cli_print_json(obj)) return CLI_EXIT_OK;
+    cli_error("json: out of memory");
+    return CLI_EXIT_INPUT;
 }
 
 /* ------------------------------------------------------------------------------------------ */

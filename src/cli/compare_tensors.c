@@ -57,11 +57,7 @@ static int print_json(const compare_request *req, const tensor_diff *d, size_t n
         cJSON_AddNullToObject(o, "metadata_differs");
     cJSON_AddNumberToObject(o, "atol", req->atol);
     cJSON_AddBoolToObject(o, "within_tolerance", within);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!text) goto nomem_deleted;
-    puts(text);
-    cJSON_free(text);
+    if (!cli_print_json(o)) goto nomem_deleted;
     return CLI_EXIT_OK;
 nomem:
     cJSON_Delete(o);
