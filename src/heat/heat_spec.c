@@ -39,14 +39,21 @@ static void list_layers(char *buf, size_t cap, const xattn_attention_layer *l, s
     }
 }
 
+/* The model's cross-attention layers, malloc'd [*n]; NULL if out of memory. */
+static xattn_attention_layer *model_layers(const xattn_model *m, size_t *n) {
+    *n = xattn_model_attention_layers(m, NULL, 0);
+    xattn_attention_layer *l = malloc((*n ? *n : 1) * sizeof *l);
+    if (l) xattn_model_attention_layers(m, l, *n);
+    return l;
+}
+
 xattn_status xattn_heatmap_parse_layers(const xattn_model *m, const char *spec, uint64_t *layers,
                                         xattn_error *err) {
     *layers = 0;
     if (strcmp(spec, "all") == 0) return XATTN_OK;
-    size_t n = xattn_model_attention_layers(m, NULL, 0);
-    xattn_attention_layer *l = malloc((n ? n : 1) * sizeof *l);
+    size_t n;
+    xattn_attention_layer *l = model_layers(m, &n); /* [n] */
     if (!l) return xattn_fail(err, XATTN_ERR_NOMEM, "'%s': out of memory", spec);
-    xattn_model_attention_layers(m, l, n);
     char known[256];
     list_layers(known, sizeof known, l, n);
     xattn_status st = XATTN_OK;
@@ -97,10 +104,9 @@ xattn_status xattn_heatmap_parse_heads(const xattn_model *m, const char *spec, u
                                        xattn_error *err) {
     *heads = 0;
     if (strcmp(spec, "all") == 0) return XATTN_OK;
-    size_t n = xattn_model_attention_layers(m, NULL, 0);
-    xattn_attention_layer *l = malloc((n ? n : 1) * sizeof *l);
+    size_t n;
+    xattn_attention_layer *l = model_layers(m, &n); /* [n] */
     if (!l) return xattn_fail(err, XATTN_ERR_NOMEM, "'%s': out of memory", spec);
-    xattn_model_attention_layers(m, l, n);
     long max_heads = 0;
     for (size_t i = 0; i < n; i++)
         if (l[i].heads > max_heads) max_heads = l[i].heads;

@@ -62,3 +62,17 @@ cJSON *reference_json(const char *rel) {
     if (!root) fail_msg("%s: not valid JSON", path);
     return root;
 }
+
+float *reference_json_floats(const cJSON *array, size_t *n) {
+    assert_true(cJSON_IsArray(array));
+    *n = (size_t)cJSON_GetArraySize(array);
+    float *v = malloc((*n ? *n : 1) * sizeof *v);
+    assert_non_null(v);
+    size_t i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, array) {
+        assert_true(cJSON_IsNumber(item));
+        v[i++] = (float)item->valuedouble;
+    }
+    return v;
+}

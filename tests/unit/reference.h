@@ -14,6 +14,10 @@ float *reference_tensor(const st_file *f, const char *name, size_t *numel);
 /* "$XATTN_SOURCE_DIR/<rel>" parsed as JSON (cJSON_Delete it); fails the test if it cannot. */
 struct cJSON *reference_json(const char *rel);
 
+/* values[*n] (malloc'd) of a JSON array of numbers, as float (the reference files hold float32
+ * values exactly); fails the test on anything else. */
+float *reference_json_floats(const struct cJSON *array, size_t *n);
+
 /* Diffusers' recorded noise as a noise_source_fn (src/sampler/sampler.h): draw 0 hands out
  * `first` (the initial latents, or img2img's add_noise noise), each later draw the next
  * non-zero row of `steps` (the dump has zero rows where a step drew nothing). */

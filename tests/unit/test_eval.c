@@ -29,15 +29,6 @@ enum { S = WORLD_SIZE, N_TRUTH_PER_SPLIT = 500, N_NOISE = 1000, SHOW_FAILURES = 
 static world_scene scene; /* static: ~4 KB */
 static eval_detection det; /* ~7 KB */
 
-#define CHECK(cond, ...)                                                                             \
-    do {                                                                                             \
-        if (!(cond)) {                                                                               \
-            print_error(__VA_ARGS__);                                                                \
-            print_error("\n");                                                                       \
-            fail_msg("%s", #cond);                                                                   \
-        }                                                                                            \
-    } while (0)
-
 static void detect_or_fail(const uint8_t *rgb, size_t w, size_t h, eval_detection *d) {
     xattn_error err = {0};
     xattn_status st = eval_detect(rgb, w, h, NULL, d, &err);

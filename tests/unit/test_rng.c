@@ -16,21 +16,6 @@
 #include "reference.h"
 #include "test_util.h"
 
-/* values[n] of a JSON number array, as float (the file holds float32 values exactly). */
-static float *json_floats(const cJSON *array, size_t *n) {
-    assert_true(cJSON_IsArray(array));
-    *n = (size_t)cJSON_GetArraySize(array);
-    float *v = malloc((*n ? *n : 1) * sizeof *v);
-    assert_non_null(v);
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, array) {
-        assert_true(cJSON_IsNumber(item));
-        v[i++] = (float)item->valuedouble;
-    }
-    return v;
-}
-
 /* Replays every stream of rng.json[kernel]; returns the number of failed draws. atol 0 means
  * bit for bit (besides compare_arrays, which cannot tell -0 from +0, the bits are compared). */
 static int check_kernel(const char *kernel, xattn_rng_math math, double atol) {
@@ -50,7 +35,7 @@ static int check_kernel(const char *kernel, xattn_rng_math math, double atol) {
         rng.math = math;
         for (int d = 0; d < cJSON_GetArraySize(draws); d++) {
             size_t n = (size_t)cJSON_GetArrayItem(draws, d)->valuedouble, n_want;
-            float *want = json_floats(cJSON_GetArrayItem(values, d), &n_want);
+            float *want = reference_json_floats(cJSON_GetArrayItem(values, d), &n_want);
             assert_int_equal(n, n_want);
             float *got = malloc(n * sizeof *got);
             assert_non_null(got);

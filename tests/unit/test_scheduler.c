@@ -32,18 +32,6 @@ static const cJSON *get(const cJSON *obj, const char *key) {
     return item;
 }
 
-/* values[n] of a JSON number array, as float (the file holds float32 values exactly). */
-static float *json_floats(const cJSON *array, size_t *n) {
-    assert_true(cJSON_IsArray(array));
-    *n = (size_t)cJSON_GetArraySize(array);
-    float *v = malloc((*n ? *n : 1) * sizeof *v);
-    assert_non_null(v);
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, array) v[i++] = (float)item->valuedouble;
-    return v;
-}
-
 /* Writes text to "<temp_dir(scheduler)>/<name>" and returns the path (static buffer). */
 static const char *write_temp(const char *name, const char *text) {
     static char path[4096];
@@ -95,8 +83,8 @@ static int check_case(const char *name) {
 
     /* alphas_cumprod at a few indices */
     size_t n_ac, n_idx;
-    float *ac_want = json_floats(get(ref, "alphas_cumprod"), &n_ac);
-    float *ac_idx = json_floats(get(ref, "alphas_cumprod_indices"), &n_idx);
+    float *ac_want = reference_json_floats(get(ref, "alphas_cumprod"), &n_ac);
+    float *ac_idx = reference_json_floats(get(ref, "alphas_cumprod_indices"), &n_idx);
     assert_int_equal(n_ac, n_idx);
     float ac_got[16];
     assert_true(n_ac <= 16);
@@ -110,8 +98,8 @@ static int check_case(const char *name) {
 
     /* three steps from the same sample and model output */
     size_t n, n_mo;
-    float *sample = json_floats(get(ref, "sample"), &n);
-    float *model_output = json_floats(get(ref, "model_output"), &n_mo);
+    float *sample = reference_json_floats(get(ref, "sample"), &n);
+    float *model_output = reference_json_floats(get(ref, "model_output"), &n_mo);
     assert_int_equal(n, n_mo);
     float *prev = malloc(n * sizeof *prev);
     assert_non_null(prev);
@@ -126,8 +114,8 @@ static int check_case(const char *name) {
             failures++;
         }
         size_t n_noise, n_want;
-        float *noise = json_floats(get(step, "noise"), &n_noise);
-        float *want = json_floats(get(step, "prev_sample"), &n_want);
+        float *noise = reference_json_floats(get(step, "noise"), &n_noise);
+        float *want = reference_json_floats(get(step, "prev_sample"), &n_want);
         assert_int_equal(n_noise, n);
         assert_int_equal(n_want, n);
         scheduler_step(s, i, model_output, sample, uses_noise ? noise : NULL, prev, n);
@@ -140,8 +128,8 @@ static int check_case(const char *name) {
 
     /* img2img: first step for a strength, and add_noise at that step's timestep */
     size_t n_strength, n_first;
-    float *strengths = json_floats(get(ref, "strengths"), &n_strength);
-    float *first = json_floats(get(ref, "first_steps"), &n_first);
+    float *strengths = reference_json_floats(get(ref, "strengths"), &n_strength);
+    float *first = reference_json_floats(get(ref, "first_steps"), &n_first);
     assert_int_equal(n_strength, n_first);
     const cJSON *strength_item = get(ref, "strengths")->child;
     for (size_t k = 0; k < n_strength; k++, strength_item = strength_item->next) {
@@ -156,8 +144,8 @@ static int check_case(const char *name) {
     free(first);
     const cJSON *an = get(ref, "add_noise");
     size_t n_an_noise, n_noisy;
-    float *an_noise = json_floats(get(an, "noise"), &n_an_noise);
-    float *noisy_want = json_floats(get(an, "noisy"), &n_noisy);
+    float *an_noise = reference_json_floats(get(an, "noise"), &n_an_noise);
+    float *noisy_want = reference_json_floats(get(an, "noisy"), &n_noisy);
     assert_int_equal(n_an_noise, n);
     st = scheduler_add_noise(s, get(an, "timestep")->valueint, sample, an_noise, prev, n, &err);
     assert_int_equal(st, XATTN_OK);

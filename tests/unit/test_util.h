@@ -14,4 +14,15 @@ const char *temp_dir(const char *name);
  * max abs A, max rel R, NaN/Inf n" and returns 1 when max abs > atol or any NaN/Inf, else 0. */
 int compare_arrays(const char *what, const float *got, const float *want, size_t n, double atol);
 
+/* Fails the test when cond is false, printing the printf-style message (what was checked, on
+ * which input) and then the condition. */
+#define CHECK(cond, ...)                                                                             \
+    do {                                                                                             \
+        if (!(cond)) {                                                                               \
+            print_error(__VA_ARGS__);                                                                \
+            print_error("\n");                                                                       \
+            fail_msg("%s", #cond);                                                                   \
+        }                                                                                            \
+    } while (0)
+
 #endif

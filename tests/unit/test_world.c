@@ -26,16 +26,6 @@ enum { N_CHECK = 2000 };
 
 static world_scene scene_a, scene_b; /* static: ~4 KB each */
 
-/* Fails the test with a message naming the image. */
-#define CHECK(cond, ...)                                                                                \
-    do {                                                                                                \
-        if (!(cond)) {                                                                                  \
-            print_error(__VA_ARGS__);                                                                   \
-            print_error("\n");                                                                          \
-            fail_msg("%s", #cond);                                                                      \
-        }                                                                                               \
-    } while (0)
-
 /* Splits a caption into words (pointers into buf). Returns the count. */
 static size_t split_words(const char *caption, char *buf, size_t buf_len, const char **words,
                           size_t max) {
