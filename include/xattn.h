@@ -107,8 +107,9 @@ size_t xattn_model_attention_layers(const xattn_model *m, xattn_attention_layer 
 /* Sees one head's cross-attention probabilities probs[height * width, n_tokens] (row y * width
  * + x is a pixel of the layer's grid, column t a text token; a row sums to 1 unless re-weighted),
  * after the softmax and any token scale, before they weight the values. Called from worker
- * threads: concurrently for different (image, head) pairs of one layer, never twice at once for
- * the same pair; probs is valid only during the call. step is the sampling step (0 = the first,
+ * threads: concurrently for different (image, head) pairs, which may be of different layers
+ * when the batch runs in lanes (see xattn_set_threads), never twice at once for the same pair;
+ * probs is valid only during the call. step is the sampling step (0 = the first,
  * noisiest) or -1 in a bare xattn_unet_forward; image is the U-Net batch row there, and during
  * generation the image index in the conditional branch (the unconditional one is not shown). */
 typedef void (*xattn_attention_fn)(const xattn_attention_layer *layer, int step, int image,
@@ -277,7 +278,10 @@ void xattn_unet_set_token_scale(xattn_unet_run *r, const float *scale);
 /* FLOPs of the last forward's matrix products (2 per multiply-add), for benchmarks. */
 double xattn_unet_flops(const xattn_unet_run *r);
 
-/* Sets the BLAS thread count (0 = leave it). */
+/* Sets the thread count (0 = leave OpenMP's default); runs planned after it use it. A run whose
+ * batch has at least as many rows as threads gives each thread its own rows ("lanes") with
+ * single-threaded kernels, so a row's numbers do not depend on the thread count; a smaller batch
+ * splits each kernel across the threads instead. */
 void xattn_set_threads(int threads);
 
 #ifdef __cplusplus

@@ -1,7 +1,14 @@
 /* unet_forward.c — UNet2DConditionModel's forward pass, planned once per (model, batch, T).
  *
  * Activations are NCHW [B, C, H, W]; inside a Transformer2D the pixels are tokens [B, HW, C].
- * All scratch lives in one block sized by run_plan(); nothing is allocated during a forward. */
+ * All scratch lives in one block sized by run_plan(); nothing is allocated during a forward.
+ *
+ * Threads: when the batch has at least as many rows as there are threads (classifier-free
+ * guidance alone makes two rows of one image), the batch is cut into lanes, one per thread,
+ * and each lane runs the whole forward on its rows with single-threaded kernels, so no thread
+ * waits for another between the U-Net's hundreds of small products, and a row's numbers do not
+ * depend on the thread count. Otherwise one lane holds the whole batch and every kernel splits
+ * its own work across the threads. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -14,10 +21,12 @@
 
 #define MAX_SKIPS (1 + UNET_MAX_BLOCKS * 65)
 
-struct xattn_unet_run {
-    const unet_w *u;
-    size_t batch, n_tokens;
-    float *mem;                  /* the one block everything below points into */
+/* One lane: batch rows [b0, b0 + batch) and the scratch they run in (batch-contiguous over the
+ * lane's own rows). */
+typedef struct unet_lane {
+    const struct xattn_unet_run *run;
+    size_t b0, batch;
+    size_t slots;                /* attention probs slots: the threads its kernels may use */
     float *x, *y;                /* [B, A] current activation and the next one */
     float *t1, *t2;              /* [B, A] scratch */
     float *col;                  /* [COL] im2col of one image */
@@ -25,22 +34,44 @@ struct xattn_unet_run {
     float *kc, *vc;              /* [B, T, C] text keys and values */
     float *ffh;                  /* [B, N, 8C] GEGLU projection */
     float *ffg;                  /* [B, N, 4C] GEGLU output */
-    float *probs;                /* [threads, N, max(N, T)] one head's attention per thread */
+    float *probs;                /* [slots, N, max(N, T)] one head's attention per thread */
     float *tproj;                /* [B, C0] sinusoidal embedding */
     float *temb, *temb_act;      /* [B, time_embed_dim] embedding and silu(embedding) */
     float *tres;                 /* [B, Cmax] one resnet's time projection */
     float *key_bias;             /* [B, T] (1 - mask) * -10000 */
     float *skips[MAX_SKIPS];     /* the down path's outputs, [B, C_i, H_i, W_i] each */
     size_t n_skips;
+    const float *token_scale;    /* [B, T] this lane's rows of the run's, or NULL */
+    size_t cur_layer;            /* the cross-attention layer running (counted during a forward) */
+    double flops;                /* of the last forward: matrix products, 2 per multiply-add */
+} unet_lane;
+
+typedef struct run_sizes {
+    size_t act;    /* A: floats per image of the largest activation */
+    size_t col;
+    size_t tokc;   /* largest N*C inside an attention block */
+    size_t probs;
+    size_t cmax;
+    size_t skips[MAX_SKIPS];
+    size_t n_skips;
+} run_sizes;
+
+struct xattn_unet_run {
+    const unet_w *u;
+    size_t batch, n_tokens;
+    run_sizes sizes;
+    float *mem;                  /* the one block every lane's scratch points into */
+    size_t threads;              /* omp_get_max_threads() when planned */
+    unet_lane *lanes;            /* [n_split] */
+    size_t n_lanes;              /* in use: 1 while an observer is set, else n_split */
+    size_t n_split;              /* threads when batch >= threads > 1, else 1 */
     xattn_unet_observer observer;
     void *observer_user;
     xattn_attention_layer *layers; /* [n_layers] the cross-attention layers, forward order */
     size_t n_layers;
-    size_t cur_layer;            /* the one running (layers are counted during a forward) */
     xattn_attention_fn attention_fn;
     void *attention_user;
     const float *token_scale;    /* [B, T] or NULL (borrowed) */
-    double flops;                /* of the last forward: matrix products, 2 per multiply-add */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -96,16 +127,6 @@ size_t xattn_model_attention_layers(const xattn_model *m, xattn_attention_layer 
 /* ---------------------------------------------------------------------------------------- */
 /* planning */
 
-typedef struct run_sizes {
-    size_t act;    /* A: floats per image of the largest activation */
-    size_t col;
-    size_t tokc;   /* largest N*C inside an attention block */
-    size_t probs;
-    size_t cmax;
-    size_t skips[MAX_SKIPS];
-    size_t n_skips;
-} run_sizes;
-
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
@@ -137,51 +158,84 @@ static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
     }
 }
 
+/* Points l's scratch for b images and `slots` probs slots into mem (NULL: only counts);
+ * returns the floats it takes. */
+static size_t lane_carve(unet_lane *l, float *mem, const run_sizes *s, const unet_config *c,
+                         size_t b, size_t n_tokens, size_t slots) {
+    size_t ted = c->time_embed_dim, c0 = c->block_out_channels[0], T = n_tokens;
+    size_t sizes[] = {
+        b * s->act, b * s->act, b * s->act, b * s->act,             /* x y t1 t2 */
+        s->col,                                                     /* col */
+        b * s->tokc, b * s->tokc, b * s->tokc, b * s->tokc, b * s->tokc, b * s->tokc,
+        b * T * s->cmax, b * T * s->cmax,                           /* kc vc */
+        b * 8 * s->tokc, b * 4 * s->tokc,                           /* ffh ffg */
+        slots * s->probs, b * c0, b * ted, b * ted, b * s->cmax, b * T,
+    };
+    float **at[] = {&l->x, &l->y, &l->t1, &l->t2, &l->col, &l->tok, &l->nrm, &l->q, &l->k,
+                    &l->v, &l->att, &l->kc, &l->vc, &l->ffh, &l->ffg, &l->probs, &l->tproj,
+                    &l->temb, &l->temb_act, &l->tres, &l->key_bias};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        if (mem) *at[i] = mem + total;
+        total += sizes[i];
+    }
+    l->n_skips = s->n_skips;
+    for (size_t i = 0; i < s->n_skips; i++) {
+        if (mem) l->skips[i] = mem + total;
+        total += b * s->skips[i];
+    }
+    l->slots = slots;
+    return total;
+}
+
+/* Cuts the batch into n lanes over the run's block (n = 1 or r->n_split). */
+static size_t use_lanes(xattn_unet_run *r, size_t n, int count_only) {
+    const unet_config *c = &r->u->cfg;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        unet_lane *l = &r->lanes[i];
+        size_t b0 = r->batch * i / n, b1 = r->batch * (i + 1) / n;
+        total += lane_carve(l, count_only ? NULL : r->mem + total, &r->sizes, c, b1 - b0,
+                            r->n_tokens, n == 1 ? r->threads : 1);
+        l->run = r, l->b0 = b0, l->batch = b1 - b0;
+    }
+    if (!count_only) r->n_lanes = n;
+    return total;
+}
+
 xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tokens,
                                 xattn_unet_run **out, xattn_error *err) {
     *out = NULL;
     const unet_w *u = &m->unet;
-    const unet_config *c = &u->cfg;
     if (batch < 1 || batch > 1024 || n_tokens < 1 || n_tokens > 1u << 16)
         return xattn_fail(err, XATTN_ERR_VALUE, "%s: batch %zu or token count %zu out of range",
                           m->dir, batch, n_tokens);
-    run_sizes s;
-    run_plan(c, n_tokens, &s);
-    size_t ted = c->time_embed_dim, c0 = c->block_out_channels[0], b = batch;
-    size_t sizes[] = {
-        b * s.act, b * s.act, b * s.act, b * s.act,                 /* x y t1 t2 */
-        s.col,                                                      /* col */
-        b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc, b * s.tokc,
-        b * n_tokens * s.cmax, b * n_tokens * s.cmax,               /* kc vc */
-        b * 8 * s.tokc, b * 4 * s.tokc,                             /* ffh ffg */
-        s.probs * (size_t)omp_get_max_threads(), b * c0, b * ted, b * ted, b * s.cmax, b * n_tokens,
-    };
-    size_t n_fixed = sizeof sizes / sizeof *sizes, total = 0;
-    for (size_t i = 0; i < n_fixed; i++) total += sizes[i];
-    for (size_t i = 0; i < s.n_skips; i++) total += b * s.skips[i];
-
     openblas_set_num_threads(1); /* the kernels thread themselves: see xattn_set_threads */
+    size_t threads = (size_t)omp_get_max_threads();
+    size_t n_split = threads > 1 && batch >= threads ? threads : 1;
     size_t n_layers = unet_attention_layers(u, NULL, 0);
     xattn_unet_run *r = calloc(1, sizeof *r);
-    float *mem = r ? malloc(total * sizeof(float)) : NULL;
+    unet_lane *lanes = calloc(n_split, sizeof *lanes);
     xattn_attention_layer *layers = malloc((n_layers ? n_layers : 1) * sizeof *layers);
-    if (!mem || !layers) {
+    size_t total = 0;
+    if (r && lanes) {
+        r->u = u, r->batch = batch, r->n_tokens = n_tokens, r->threads = threads;
+        r->lanes = lanes, r->n_split = n_split;
+        run_plan(&u->cfg, n_tokens, &r->sizes);
+        total = max_sz(use_lanes(r, 1, 1), use_lanes(r, n_split, 1)); /* both layouts fit */
+        r->mem = malloc(total * sizeof(float));
+    }
+    if (!r || !lanes || !layers || !r->mem) {
         free(layers);
-        free(mem);
+        free(lanes);
+        if (r) free(r->mem);
         free(r);
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory planning %zu floats of scratch",
                           m->dir, total);
     }
-    r->u = u, r->batch = batch, r->n_tokens = n_tokens, r->mem = mem;
     r->layers = layers;
     r->n_layers = unet_attention_layers(u, layers, n_layers);
-    float **slots[] = {&r->x, &r->y, &r->t1, &r->t2, &r->col, &r->tok, &r->nrm, &r->q, &r->k,
-                       &r->v, &r->att, &r->kc, &r->vc, &r->ffh, &r->ffg, &r->probs, &r->tproj,
-                       &r->temb, &r->temb_act, &r->tres, &r->key_bias};
-    float *p = mem;
-    for (size_t i = 0; i < n_fixed; i++) *slots[i] = p, p += sizes[i];
-    r->n_skips = s.n_skips;
-    for (size_t i = 0; i < s.n_skips; i++) r->skips[i] = p, p += b * s.skips[i];
+    use_lanes(r, n_split, 0);
     *out = r;
     return XATTN_OK;
 }
@@ -189,13 +243,16 @@ xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tok
 void xattn_unet_run_free(xattn_unet_run *r) {
     if (!r) return;
     free(r->layers);
+    free(r->lanes);
     free(r->mem);
     free(r);
 }
 
+/* The observer sees whole batches, so while one is set the batch runs as one lane. */
 void xattn_unet_set_observer(xattn_unet_run *r, xattn_unet_observer fn, void *user) {
     r->observer = fn;
     r->observer_user = user;
+    use_lanes(r, fn ? 1 : r->n_split, 0);
 }
 
 void xattn_unet_set_attention_fn(xattn_unet_run *r, xattn_attention_fn fn, void *user) {
@@ -206,19 +263,21 @@ void xattn_unet_set_attention_fn(xattn_unet_run *r, xattn_attention_fn fn, void 
 void xattn_unet_set_token_scale(xattn_unet_run *r, const float *scale) { r->token_scale = scale; }
 
 /* attention_forward's probs_fn for the running cross-attention layer: P [N, T] of one
- * (row, head) to the caller's xattn_attention_fn */
+ * (lane row, head) to the caller's xattn_attention_fn */
 static void cross_attention_probs(const float *probs, size_t image, size_t head, size_t n,
                                   size_t m, void *user) {
     (void)n;
-    const xattn_unet_run *r = user;
-    r->attention_fn(&r->layers[r->cur_layer], -1, (int)image, (int)head, probs, m,
+    const unet_lane *l = user;
+    const xattn_unet_run *r = l->run;
+    r->attention_fn(&r->layers[l->cur_layer], -1, (int)(l->b0 + image), (int)head, probs, m,
                     r->attention_user);
 }
 
-static void observe(const xattn_unet_run *r, const char *name, const float *data, size_t c,
+static void observe(const unet_lane *l, const char *name, const float *data, size_t c,
                     size_t h, size_t w) {
+    const xattn_unet_run *r = l->run;
     if (!r->observer) return;
-    size_t shape[4] = {r->batch, c, h, w};
+    size_t shape[4] = {l->batch, c, h, w};
     r->observer(name, data, shape, r->observer_user);
 }
 
@@ -226,241 +285,243 @@ static void observe(const xattn_unet_run *r, const char *name, const float *data
 /* the parts: kernels called through these count the forward's multiply-adds (2 FLOPs each) */
 
 /* out[N, OUT] = in[N, IN] @ W^T + b */
-static void run_linear(xattn_unet_run *r, float *out, const float *in, const linear_w *l, size_t n) {
-    linear_forward(out, in, l->weight, l->bias, n, l->in, l->out);
-    r->flops += 2.0 * (double)(n * l->in * l->out);
+static void run_linear(unet_lane *l, float *out, const float *in, const linear_w *lw, size_t n) {
+    linear_forward(out, in, lw->weight, lw->bias, n, lw->in, lw->out);
+    l->flops += 2.0 * (double)(n * lw->in * lw->out);
 }
 
 /* out[OUT, HW] = W[OUT, IN] @ in[IN, HW] + b: a Linear applied as a 1x1 conv on one image */
-static void run_linear_chw(xattn_unet_run *r, float *out, const float *in, const linear_w *l,
+static void run_linear_chw(unet_lane *l, float *out, const float *in, const linear_w *lw,
                            size_t hw) {
-    conv2d_forward(out, NULL, in, l->weight, l->bias, l->in, hw, 1, l->out, 1, 1, 0);
-    r->flops += 2.0 * (double)(hw * l->in * l->out);
+    conv2d_forward(out, NULL, in, lw->weight, lw->bias, lw->in, hw, 1, lw->out, 1, 1, 0);
+    l->flops += 2.0 * (double)(hw * lw->in * lw->out);
 }
 
 /* out[OC, OH, OW] = conv(in[IC, H, W]) for one image, padding k / 2 */
-static void run_conv(xattn_unet_run *r, float *out, const float *in, const conv2d_w *cv, size_t h,
+static void run_conv(unet_lane *l, float *out, const float *in, const conv2d_w *cv, size_t h,
                      size_t w, size_t stride) {
     size_t pad = cv->k / 2;
-    conv2d_forward(out, r->col, in, cv->weight, cv->bias, cv->ic, h, w, cv->oc, cv->k, stride, pad);
+    conv2d_forward(out, l->col, in, cv->weight, cv->bias, cv->ic, h, w, cv->oc, cv->k, stride, pad);
     size_t ohw = conv2d_out_size(h, cv->k, stride, pad) * conv2d_out_size(w, cv->k, stride, pad);
-    r->flops += 2.0 * (double)(ohw * cv->oc * cv->ic * cv->k * cv->k);
+    l->flops += 2.0 * (double)(ohw * cv->oc * cv->ic * cv->k * cv->k);
 }
 
 /* out[B, OC, H, W] = ResnetBlock2D(in[B, IC, H, W], silu(temb)) */
-static void resnet_forward(xattn_unet_run *r, const resnet_w *rn, float *out, const float *in,
+static void resnet_forward(unet_lane *l, const resnet_w *rn, float *out, const float *in,
                            size_t h, size_t w) {
-    const unet_config *c = &r->u->cfg;
+    const unet_config *c = &l->run->u->cfg;
     size_t ic = rn->conv1.ic, oc = rn->conv1.oc, hw = h * w, g = c->norm_num_groups;
     /* tres[B, OC] = time_emb_proj(silu(temb)) */
-    run_linear(r, r->tres, r->temb_act, &rn->time_emb_proj, r->batch);
-    for (size_t b = 0; b < r->batch; b++) {
+    run_linear(l, l->tres, l->temb_act, &rn->time_emb_proj, l->batch);
+    for (size_t b = 0; b < l->batch; b++) {
         const float *xb = in + b * ic * hw;
         float *ob = out + b * oc * hw;
-        group_norm_silu_forward(r->t1, xb, rn->norm1.gamma, rn->norm1.beta, ic, hw, g, c->norm_eps);
-        run_conv(r, r->t2, r->t1, &rn->conv1, h, w, 1);
+        group_norm_silu_forward(l->t1, xb, rn->norm1.gamma, rn->norm1.beta, ic, hw, g, c->norm_eps);
+        run_conv(l, l->t2, l->t1, &rn->conv1, h, w, 1);
         for (size_t o = 0; o < oc; o++) {
-            float t = r->tres[b * oc + o];
-            for (size_t i = 0; i < hw; i++) r->t2[o * hw + i] += t;
+            float t = l->tres[b * oc + o];
+            for (size_t i = 0; i < hw; i++) l->t2[o * hw + i] += t;
         }
-        group_norm_silu_forward(r->t1, r->t2, rn->norm2.gamma, rn->norm2.beta, oc, hw, g, c->norm_eps);
-        run_conv(r, r->t2, r->t1, &rn->conv2, h, w, 1);
+        group_norm_silu_forward(l->t1, l->t2, rn->norm2.gamma, rn->norm2.beta, oc, hw, g, c->norm_eps);
+        run_conv(l, l->t2, l->t1, &rn->conv2, h, w, 1);
         if (rn->conv_shortcut.weight)
-            run_conv(r, ob, xb, &rn->conv_shortcut, h, w, 1);
+            run_conv(l, ob, xb, &rn->conv_shortcut, h, w, 1);
         else
             memcpy(ob, xb, oc * hw * sizeof(float));
         float inv = 1.0f / rn->output_scale_factor;
-        for (size_t i = 0; i < oc * hw; i++) ob[i] = (ob[i] + r->t2[i]) * inv;
+        for (size_t i = 0; i < oc * hw; i++) ob[i] = (ob[i] + l->t2[i]) * inv;
     }
 }
 
 /* out[B*N, C] = to_out(attention(q, k, v)) for one Attention module. kv[B*M, KV] is the
  * source of keys and values: the pixel tokens themselves (self) or the text (cross, which alone
  * has a key_scale[B, M] and a probs_fn). */
-static void attention_module(xattn_unet_run *r, const attention_w *a, float *out,
-                             const float *x, size_t n, const float *kv, size_t m,
-                             const float *key_bias, const float *key_scale,
-                             attention_probs_fn probs_fn, float *k, float *v) {
-    size_t c = a->to_q.out, b_n = r->batch;
-    run_linear(r, r->q, x, &a->to_q, b_n * n);
-    run_linear(r, k, kv, &a->to_k, b_n * m);
-    run_linear(r, v, kv, &a->to_v, b_n * m);
-    r->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
-    attention_forward_scaled(r->att, r->probs, r->q, k, v, key_bias, key_scale, b_n, n, m,
-                             a->heads, a->head_dim, probs_fn, r);
-    run_linear(r, out, r->att, &a->to_out, b_n * n);
+static void attention_module(unet_lane *l, const attention_w *a, float *out, const float *x,
+                             size_t n, const float *kv, size_t m, const float *key_bias,
+                             const float *key_scale, attention_probs_fn probs_fn, float *k,
+                             float *v) {
+    size_t c = a->to_q.out, b_n = l->batch;
+    run_linear(l, l->q, x, &a->to_q, b_n * n);
+    run_linear(l, k, kv, &a->to_k, b_n * m);
+    run_linear(l, v, kv, &a->to_v, b_n * m);
+    l->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
+    attention_forward_scaled(l->att, l->probs, l->q, k, v, key_bias, key_scale, b_n, n, m,
+                             a->heads, a->head_dim, probs_fn, l);
+    run_linear(l, out, l->att, &a->to_out, b_n * n);
 }
 
 /* x[B, C, H, W] += Transformer2DModel(x, text[B, T, D]) - x, in place */
-static void transformer_forward(xattn_unet_run *r, const transformer2d_w *t, float *x,
-                                size_t h, size_t w, const float *text) {
+static void transformer_forward(unet_lane *l, const transformer2d_w *t, float *x, size_t h,
+                                size_t w, const float *text) {
+    const xattn_unet_run *r = l->run;
     const unet_config *cfg = &r->u->cfg;
-    size_t c = t->channels, n = h * w, bn = r->batch * n, T = r->n_tokens;
+    size_t c = t->channels, n = h * w, bn = l->batch * n, T = r->n_tokens;
     int linear = cfg->use_linear_projection;
-    for (size_t b = 0; b < r->batch; b++) {
-        float *t1b = r->t1 + b * c * n, *t2b = r->t2 + b * c * n;
+    for (size_t b = 0; b < l->batch; b++) {
+        float *t1b = l->t1 + b * c * n, *t2b = l->t2 + b * c * n;
         group_norm_forward(t1b, x + b * c * n, t->norm.gamma, t->norm.beta, c, n,
                            cfg->norm_num_groups, 1e-6f);
         if (linear) {
             chw_to_tokens(t2b, t1b, c, n);
         } else { /* 1x1 conv, then tokens */
-            run_linear_chw(r, t2b, t1b, &t->proj_in, n);
-            chw_to_tokens(r->tok + b * n * c, t2b, c, n);
+            run_linear_chw(l, t2b, t1b, &t->proj_in, n);
+            chw_to_tokens(l->tok + b * n * c, t2b, c, n);
         }
     }
-    if (linear) run_linear(r, r->tok, r->t2, &t->proj_in, bn);
+    if (linear) run_linear(l, l->tok, l->t2, &t->proj_in, bn);
 
     for (size_t i = 0; i < t->n_blocks; i++) {
         const transformer_block_w *tb = &t->blocks[i];
         /* self-attention over the pixel tokens */
-        layer_norm_forward(r->nrm, r->tok, tb->norm1.gamma, tb->norm1.beta, bn, c, 1e-5f);
-        attention_module(r, &tb->attn1, r->t1, r->nrm, n, r->nrm, n, NULL, NULL, NULL, r->k,
-                         r->v);
-        add_inplace(r->tok, r->t1, bn * c);
+        layer_norm_forward(l->nrm, l->tok, tb->norm1.gamma, tb->norm1.beta, bn, c, 1e-5f);
+        attention_module(l, &tb->attn1, l->t1, l->nrm, n, l->nrm, n, NULL, NULL, NULL, l->k,
+                         l->v);
+        add_inplace(l->tok, l->t1, bn * c);
         /* cross-attention: Q from the pixels, K and V from the text */
-        layer_norm_forward(r->nrm, r->tok, tb->norm2.gamma, tb->norm2.beta, bn, c, 1e-5f);
-        attention_module(r, &tb->attn2, r->t1, r->nrm, n, text, T, r->key_bias, r->token_scale,
-                         r->attention_fn ? cross_attention_probs : NULL, r->kc, r->vc);
-        r->cur_layer++;
-        add_inplace(r->tok, r->t1, bn * c);
+        layer_norm_forward(l->nrm, l->tok, tb->norm2.gamma, tb->norm2.beta, bn, c, 1e-5f);
+        attention_module(l, &tb->attn2, l->t1, l->nrm, n, text, T, l->key_bias, l->token_scale,
+                         r->attention_fn ? cross_attention_probs : NULL, l->kc, l->vc);
+        l->cur_layer++;
+        add_inplace(l->tok, l->t1, bn * c);
         /* GEGLU feed-forward */
-        layer_norm_forward(r->nrm, r->tok, tb->norm3.gamma, tb->norm3.beta, bn, c, 1e-5f);
-        run_linear(r, r->ffh, r->nrm, &tb->ff_proj, bn);
-        geglu_forward(r->ffg, r->ffh, bn, 4 * c);
-        run_linear(r, r->t1, r->ffg, &tb->ff_out, bn);
-        add_inplace(r->tok, r->t1, bn * c);
+        layer_norm_forward(l->nrm, l->tok, tb->norm3.gamma, tb->norm3.beta, bn, c, 1e-5f);
+        run_linear(l, l->ffh, l->nrm, &tb->ff_proj, bn);
+        geglu_forward(l->ffg, l->ffh, bn, 4 * c);
+        run_linear(l, l->t1, l->ffg, &tb->ff_out, bn);
+        add_inplace(l->tok, l->t1, bn * c);
     }
 
-    if (linear) run_linear(r, r->nrm, r->tok, &t->proj_out, bn);
-    for (size_t b = 0; b < r->batch; b++) {
-        float *t1b = r->t1 + b * c * n, *t2b = r->t2 + b * c * n, *xb = x + b * c * n;
+    if (linear) run_linear(l, l->nrm, l->tok, &t->proj_out, bn);
+    for (size_t b = 0; b < l->batch; b++) {
+        float *t1b = l->t1 + b * c * n, *t2b = l->t2 + b * c * n, *xb = x + b * c * n;
         if (linear) {
-            tokens_to_chw(t2b, r->nrm + b * n * c, c, n);
+            tokens_to_chw(t2b, l->nrm + b * n * c, c, n);
         } else {
-            tokens_to_chw(t1b, r->tok + b * n * c, c, n);
-            run_linear_chw(r, t2b, t1b, &t->proj_out, n);
+            tokens_to_chw(t1b, l->tok + b * n * c, c, n);
+            run_linear_chw(l, t2b, t1b, &t->proj_out, n);
         }
         add_inplace(xb, t2b, c * n);
     }
 }
 
 /* out[B, OC, H', W'] = conv(in[B, IC, H, W]) image by image */
-static void conv_batch(xattn_unet_run *r, const conv2d_w *cv, float *out, const float *in,
-                       size_t h, size_t w, size_t stride) {
+static void conv_batch(unet_lane *l, const conv2d_w *cv, float *out, const float *in, size_t h,
+                       size_t w, size_t stride) {
     size_t oh = conv2d_out_size(h, cv->k, stride, cv->k / 2);
     size_t ow = conv2d_out_size(w, cv->k, stride, cv->k / 2);
-    for (size_t b = 0; b < r->batch; b++)
-        run_conv(r, out + b * cv->oc * oh * ow, in + b * cv->ic * h * w, cv, h, w, stride);
+    for (size_t b = 0; b < l->batch; b++)
+        run_conv(l, out + b * cv->oc * oh * ow, in + b * cv->ic * h * w, cv, h, w, stride);
 }
 
 #define SWAP(a, b) do { float *tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
 
-xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float timestep,
-                                const float *text, const float *mask, float *noise_pred,
-                                xattn_error *err) {
-    (void)err;
+/* The forward of one lane: its rows of sample[B, Cin, S, S], text[B, T, D] and mask[B, T] in,
+ * its rows of noise_pred[B, Cout, S, S] out (the pointers are already at the lane's rows). */
+static void lane_forward(unet_lane *l, const float *sample, float timestep, const float *text,
+                         const float *mask, float *noise_pred) {
+    const xattn_unet_run *r = l->run;
     const unet_w *u = r->u;
     const unet_config *c = &u->cfg;
-    size_t B = r->batch, T = r->n_tokens, n = c->n_blocks, side = c->sample_size;
+    size_t B = l->batch, T = r->n_tokens, n = c->n_blocks, side = c->sample_size;
     size_t c0 = c->block_out_channels[0], ted = c->time_embed_dim;
-    float *x = r->x, *y = r->y;
+    float *x = l->x, *y = l->y;
     char name[64];
-    r->flops = 0.0;
-    r->cur_layer = 0;
-
+    l->flops = 0.0;
+    l->cur_layer = 0;
+    l->token_scale = r->token_scale ? r->token_scale + l->b0 * T : NULL;
     /* time: [B, C0] sinusoids -> linear_1 -> silu -> linear_2 -> [B, ted] */
     for (size_t b = 0; b < B; b++)
-        timestep_embedding(r->tproj + b * c0, timestep, c0, c->flip_sin_to_cos, c->freq_shift);
-    observe(r, "time_proj", r->tproj, c0, 1, 1);
-    run_linear(r, r->temb_act, r->tproj, &u->time_linear_1, B);
-    silu_inplace(r->temb_act, B * ted);
-    run_linear(r, r->temb, r->temb_act, &u->time_linear_2, B);
-    observe(r, "time_embedding", r->temb, ted, 1, 1);
-    memcpy(r->temb_act, r->temb, B * ted * sizeof(float));
-    silu_inplace(r->temb_act, B * ted);
+        timestep_embedding(l->tproj + b * c0, timestep, c0, c->flip_sin_to_cos, c->freq_shift);
+    observe(l, "time_proj", l->tproj, c0, 1, 1);
+    run_linear(l, l->temb_act, l->tproj, &u->time_linear_1, B);
+    silu_inplace(l->temb_act, B * ted);
+    run_linear(l, l->temb, l->temb_act, &u->time_linear_2, B);
+    observe(l, "time_embedding", l->temb, ted, 1, 1);
+    memcpy(l->temb_act, l->temb, B * ted * sizeof(float));
+    silu_inplace(l->temb_act, B * ted);
 
-    for (size_t i = 0; i < B * T; i++) r->key_bias[i] = mask ? (1.0f - mask[i]) * -10000.0f : 0.0f;
+    for (size_t i = 0; i < B * T; i++) l->key_bias[i] = mask ? (1.0f - mask[i]) * -10000.0f : 0.0f;
 
     size_t in_n = B * c->in_channels * side * side;
     for (size_t i = 0; i < in_n; i++) y[i] = c->center_input_sample ? 2.0f * sample[i] - 1.0f : sample[i];
-    conv_batch(r, &u->conv_in, x, y, side, side, 1);
-    observe(r, "conv_in", x, c0, side, side);
+    conv_batch(l, &u->conv_in, x, y, side, side, 1);
+    observe(l, "conv_in", x, c0, side, side);
 
     /* down path: every output is kept for the skip connections */
     size_t n_skip = 0, ch = c0;
-    memcpy(r->skips[n_skip++], x, B * ch * side * side * sizeof(float));
+    memcpy(l->skips[n_skip++], x, B * ch * side * side * sizeof(float));
     for (size_t i = 0; i < n; i++) {
         const unet_block_w *blk = &u->down[i];
         for (size_t j = 0; j < blk->n_layers; j++) {
-            resnet_forward(r, &blk->resnets[j], y, x, side, side);
+            resnet_forward(l, &blk->resnets[j], y, x, side, side);
             SWAP(x, y);
             ch = blk->out_channels;
             snprintf(name, sizeof name, "down_blocks.%zu.resnets.%zu", i, j);
-            observe(r, name, x, ch, side, side);
+            observe(l, name, x, ch, side, side);
             if (blk->attentions) {
-                transformer_forward(r, &blk->attentions[j], x, side, side, text);
+                transformer_forward(l, &blk->attentions[j], x, side, side, text);
                 snprintf(name, sizeof name, "down_blocks.%zu.attentions.%zu", i, j);
-                observe(r, name, x, ch, side, side);
+                observe(l, name, x, ch, side, side);
             }
-            memcpy(r->skips[n_skip++], x, B * ch * side * side * sizeof(float));
+            memcpy(l->skips[n_skip++], x, B * ch * side * side * sizeof(float));
         }
         if (blk->sampler.weight) {
-            conv_batch(r, &blk->sampler, y, x, side, side, 2);
+            conv_batch(l, &blk->sampler, y, x, side, side, 2);
             SWAP(x, y);
             side /= 2;
             snprintf(name, sizeof name, "down_blocks.%zu.downsamplers.0", i);
-            observe(r, name, x, ch, side, side);
-            memcpy(r->skips[n_skip++], x, B * ch * side * side * sizeof(float));
+            observe(l, name, x, ch, side, side);
+            memcpy(l->skips[n_skip++], x, B * ch * side * side * sizeof(float));
         }
         snprintf(name, sizeof name, "down_blocks.%zu", i);
-        observe(r, name, x, ch, side, side);
+        observe(l, name, x, ch, side, side);
     }
 
     if (c->has_mid_block) {
-        resnet_forward(r, &u->mid.resnets[0], y, x, side, side);
+        resnet_forward(l, &u->mid.resnets[0], y, x, side, side);
         SWAP(x, y);
-        observe(r, "mid_block.resnets.0", x, ch, side, side);
-        transformer_forward(r, &u->mid.attentions[0], x, side, side, text);
-        observe(r, "mid_block.attentions.0", x, ch, side, side);
-        resnet_forward(r, &u->mid.resnets[1], y, x, side, side);
+        observe(l, "mid_block.resnets.0", x, ch, side, side);
+        transformer_forward(l, &u->mid.attentions[0], x, side, side, text);
+        observe(l, "mid_block.attentions.0", x, ch, side, side);
+        resnet_forward(l, &u->mid.resnets[1], y, x, side, side);
         SWAP(x, y);
-        observe(r, "mid_block.resnets.1", x, ch, side, side);
-        observe(r, "mid_block", x, ch, side, side);
+        observe(l, "mid_block.resnets.1", x, ch, side, side);
+        observe(l, "mid_block", x, ch, side, side);
     }
 
     /* up path: concatenate the newest skip, resnet, attention */
     for (size_t i = 0; i < n; i++) {
         const unet_block_w *blk = &u->up[i];
         for (size_t j = 0; j < blk->n_layers; j++) {
-            const float *skip = r->skips[--n_skip];
+            const float *skip = l->skips[--n_skip];
             size_t hw = side * side, sc = blk->resnets[j].conv1.ic - ch;
             for (size_t b = 0; b < B; b++) {
                 memcpy(y + b * (ch + sc) * hw, x + b * ch * hw, ch * hw * sizeof(float));
                 memcpy(y + (b * (ch + sc) + ch) * hw, skip + b * sc * hw, sc * hw * sizeof(float));
             }
             SWAP(x, y);
-            resnet_forward(r, &blk->resnets[j], y, x, side, side);
+            resnet_forward(l, &blk->resnets[j], y, x, side, side);
             SWAP(x, y);
             ch = blk->out_channels;
             snprintf(name, sizeof name, "up_blocks.%zu.resnets.%zu", i, j);
-            observe(r, name, x, ch, side, side);
+            observe(l, name, x, ch, side, side);
             if (blk->attentions) {
-                transformer_forward(r, &blk->attentions[j], x, side, side, text);
+                transformer_forward(l, &blk->attentions[j], x, side, side, text);
                 snprintf(name, sizeof name, "up_blocks.%zu.attentions.%zu", i, j);
-                observe(r, name, x, ch, side, side);
+                observe(l, name, x, ch, side, side);
             }
         }
         if (blk->sampler.weight) {
             for (size_t b = 0; b < B; b++)
-                upsample_nearest2x(r->t1 + b * ch * 4 * side * side, x + b * ch * side * side, ch,
+                upsample_nearest2x(l->t1 + b * ch * 4 * side * side, x + b * ch * side * side, ch,
                                    side, side);
             side *= 2;
-            conv_batch(r, &blk->sampler, x, r->t1, side, side, 1);
+            conv_batch(l, &blk->sampler, x, l->t1, side, side, 1);
             snprintf(name, sizeof name, "up_blocks.%zu.upsamplers.0", i);
-            observe(r, name, x, ch, side, side);
+            observe(l, name, x, ch, side, side);
         }
         snprintf(name, sizeof name, "up_blocks.%zu", i);
-        observe(r, name, x, ch, side, side);
+        observe(l, name, x, ch, side, side);
     }
 
     /* out: GroupNorm -> SiLU -> conv_out */
@@ -468,12 +529,41 @@ xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float ti
     for (size_t b = 0; b < B; b++)
         group_norm_silu_forward(y + b * ch * hw, x + b * ch * hw, u->conv_norm_out.gamma,
                                 u->conv_norm_out.beta, ch, hw, c->norm_num_groups, c->norm_eps);
-    conv_batch(r, &u->conv_out, noise_pred, y, side, side, 1);
-    observe(r, "noise_pred", noise_pred, c->out_channels, side, side);
+    conv_batch(l, &u->conv_out, noise_pred, y, side, side, 1);
+    observe(l, "noise_pred", noise_pred, c->out_channels, side, side);
+}
+
+
+xattn_status xattn_unet_forward(xattn_unet_run *r, const float *sample, float timestep,
+                                const float *text, const float *mask, float *noise_pred,
+                                xattn_error *err) {
+    (void)err;
+    const unet_config *c = &r->u->cfg;
+    size_t T = r->n_tokens, hw = c->sample_size * c->sample_size;
+    size_t in_img = c->in_channels * hw, out_img = c->out_channels * hw;
+    size_t D = c->cross_attention_dim;
+    if (r->n_lanes == 1) {
+        /* the kernels' threads; never more than the probs slots planned */
+        int threads = omp_get_max_threads();
+        if ((size_t)threads > r->threads) omp_set_num_threads((int)r->threads);
+        lane_forward(&r->lanes[0], sample, timestep, text, mask, noise_pred);
+        omp_set_num_threads(threads);
+        return XATTN_OK;
+    }
+#pragma omp parallel for num_threads((int)r->n_lanes) schedule(static, 1)
+    for (size_t i = 0; i < r->n_lanes; i++) {
+        unet_lane *l = &r->lanes[i];
+        lane_forward(l, sample + l->b0 * in_img, timestep, text + l->b0 * T * D,
+                     mask ? mask + l->b0 * T : NULL, noise_pred + l->b0 * out_img);
+    }
     return XATTN_OK;
 }
 
-double xattn_unet_flops(const xattn_unet_run *r) { return r->flops; }
+double xattn_unet_flops(const xattn_unet_run *r) {
+    double flops = 0.0;
+    for (size_t i = 0; i < r->n_lanes; i++) flops += r->lanes[i].flops;
+    return flops;
+}
 
 /* Threads are OpenMP's: the kernels split their work themselves and call a single-threaded
  * BLAS (OpenBLAS's own threads would spin between the many small products of a U-Net). */

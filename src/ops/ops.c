@@ -1,5 +1,6 @@
 /* ops.c — BLAS-backed and elementwise kernels. See ops.h for shapes. */
 #include "ops/ops.h"
+#include "ops/vec.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -9,33 +10,6 @@
 
 /* 4 floats at a time through GCC/Clang vector extensions (one SSE register on x86-64). */
 typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-/* e^x within 2 ulp of expf: e^x = 2^k e^r with k = round(x / ln 2), |r| <= ln(2)/2, e^r by
- * its degree-6 Taylor polynomial (relative error < r^7/7! = 1.3e-7), 2^k built in the exponent
- * bits. x is clamped to [-87.3, 88.7] (the normal range); below -87.3 the result is exactly 0. */
-#define DEFINE_EXP(NAME, V, VI)                                                                 \
-    static inline V NAME(V x) {                                                                 \
-        VI keep = x >= -87.3f; /* all ones where not underflowing */                            \
-        x = (V)(((VI)x & keep) | ((VI)((V){0} - 87.3f) & ~keep));                               \
-        VI over = x > 88.7f;                                                                    \
-        x = (V)(((VI)x & ~over) | ((VI)((V){0} + 88.7f) & over));                               \
-        V half = (V)(((VI)((V){0} + 0.5f) & (x >= 0.0f)) | ((VI)((V){0} - 0.5f) & (x < 0.0f))); \
-        VI k = __builtin_convertvector(x * 1.44269504f + half, VI); /* round to nearest */      \
-        V fk = __builtin_convertvector(k, V);                                                   \
-        V r = (x - fk * 0.693145752f) - fk * 1.42860677e-6f;                                    \
-        V p = (V){0} + 1.0f / 720;                                                              \
-        p = p * r + 1.0f / 120;                                                                 \
-        p = p * r + 1.0f / 24;                                                                  \
-        p = p * r + 1.0f / 6;                                                                   \
-        p = p * r + 0.5f;                                                                       \
-        p = p * r + 1.0f;                                                                       \
-        p = p * r + 1.0f;                                                                       \
-        V e = p * (V)((k + 127) << 23);                                                         \
-        return (V)((VI)e & keep);                                                               \
-    }
-
-DEFINE_EXP(exp_v4, v4f, v4i)
 
 /* ---------------------------------------------------------------------------------------- */
 /* dense */
@@ -45,6 +19,10 @@ DEFINE_EXP(exp_v4, v4f, v4i)
  * gives bit-identical results; another count changes OpenBLAS's blocking of a slice, and so the
  * last bits (measured: 1/255 on 1 or 2 pixels of a 32x32 image after 20 steps). */
 #define PARALLEL_MIN_FLOPS 200000.0
+
+/* Whether a kernel of this many FLOPs splits across threads: not when small, and not when
+ * called from a thread that is already one of a team (a U-Net lane; see unet_forward.c). */
+static int worth_threads(double flops) { return flops > PARALLEL_MIN_FLOPS && !omp_in_parallel(); }
 
 /* [lo, hi) of n rows for thread t of nt, in multiples of `align` */
 static void split_rows(size_t n, int t, int nt, size_t align, size_t *lo, size_t *hi) {
@@ -56,7 +34,7 @@ static void split_rows(size_t n, int t, int nt, size_t align, size_t *lo, size_t
 
 void linear_forward(float *out, const float *in, const float *weight, const float *bias,
                     size_t n, size_t in_dim, size_t out_dim) {
-    int parallel = 2.0 * (double)(n * in_dim * out_dim) > PARALLEL_MIN_FLOPS;
+    int parallel = worth_threads(2.0 * (double)(n * in_dim * out_dim));
 #pragma omp parallel if (parallel)
     {
         size_t lo, hi;
@@ -121,7 +99,7 @@ void conv2d_forward(float *out, float *col, const float *in, const float *weight
     size_t ohw = oh * ow, ickk = ic * k * k;
     int use_col = !(k == 1 && stride == 1 && pad == 0);
     const float *b = use_col ? col : in;
-    int parallel = 2.0 * (double)(oc * ohw * ickk) > PARALLEL_MIN_FLOPS;
+    int parallel = worth_threads(2.0 * (double)(oc * ohw * ickk));
 #pragma omp parallel if (parallel)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -172,7 +150,7 @@ static double sum_v4(const float *x, size_t n, float shift, int squares) {
 static void group_norm(float *out, const float *in, const float *gamma, const float *beta,
                        size_t c, size_t hw, size_t groups, float eps, int then_silu) {
     size_t cg = c / groups, n = cg * hw;
-#pragma omp parallel for if (c * hw > 16384) schedule(static)
+#pragma omp parallel for if (c * hw > 16384 && !omp_in_parallel()) schedule(static)
     for (size_t g = 0; g < groups; g++) {
         const float *x = in + g * n;
         double mean = sum_v4(x, n, 0.0f, 0) / (double)n;
@@ -180,20 +158,7 @@ static void group_norm(float *out, const float *in, const float *gamma, const fl
         float rstd = (float)(1.0 / sqrt(var + eps)), fmean = (float)mean;
         for (size_t ch = g * cg; ch < (g + 1) * cg; ch++) {
             float scale = rstd * gamma[ch], shift = beta[ch] - fmean * scale;
-            const float *xc = in + ch * hw;
-            float *yc = out + ch * hw;
-            size_t i = 0;
-            for (; then_silu && i + 4 <= hw; i += 4) { /* y * sigmoid(y) in the same pass */
-                v4f v;
-                memcpy(&v, xc + i, sizeof v);
-                v = v * scale + shift;
-                v = v / (1.0f + exp_v4(-v));
-                memcpy(yc + i, &v, sizeof v);
-            }
-            for (; i < hw; i++) {
-                float y = xc[i] * scale + shift;
-                yc[i] = then_silu ? y / (1.0f + expf(-y)) : y;
-            }
+            vec_scale_shift(out + ch * hw, in + ch * hw, hw, scale, shift, then_silu);
         }
     }
 }
@@ -210,119 +175,28 @@ void group_norm_silu_forward(float *out, const float *in, const float *gamma, co
 
 void layer_norm_forward(float *out, const float *in, const float *gamma, const float *beta,
                         size_t n, size_t c, float eps) {
-#pragma omp parallel for if (n * c > 16384) schedule(static)
+#pragma omp parallel for if (n * c > 16384 && !omp_in_parallel()) schedule(static)
     for (size_t t = 0; t < n; t++) {
         const float *x = in + t * c;
-        float *y = out + t * c;
-        double sum = 0.0, var = 0.0;
-        for (size_t i = 0; i < c; i++) sum += x[i];
-        double mean = sum / (double)c;
-        for (size_t i = 0; i < c; i++) {
-            double d = x[i] - mean;
-            var += d * d;
-        }
-        float rstd = (float)(1.0 / sqrt(var / (double)c + eps)), fmean = (float)mean;
-        for (size_t i = 0; i < c; i++) y[i] = (x[i] - fmean) * rstd * gamma[i] + beta[i];
+        double mean = sum_v4(x, c, 0.0f, 0) / (double)c;
+        double var = sum_v4(x, c, (float)mean, 1) / (double)c;
+        vec_normalize(out + t * c, x, c, (float)mean, (float)(1.0 / sqrt(var + eps)), gamma, beta);
     }
 }
 
 void silu_inplace(float *x, size_t n) {
-    size_t n4 = n / 4 * 4;
-#pragma omp parallel for if (n > 16384) schedule(static)
-    for (size_t i = 0; i < n4; i += 4) {
-        v4f v;
-        memcpy(&v, x + i, sizeof v);
-        v = v / (1.0f + exp_v4(-v));
-        memcpy(x + i, &v, sizeof v);
-    }
-    for (size_t i = n4; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+    size_t chunk = 4096; /* a multiple of every vector width */
+#pragma omp parallel for if (n > 16384 && !omp_in_parallel()) schedule(static)
+    for (size_t i = 0; i < n; i += chunk) vec_silu(x + i, n - i < chunk ? n - i : chunk);
 }
 
-float gelu_exact(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f /* 1/sqrt(2) */)); }
-
 void geglu_forward(float *out, const float *proj, size_t n, size_t f) {
-#pragma omp parallel for if (n * f > 16384) schedule(static)
-    for (size_t t = 0; t < n; t++) {
-        const float *h = proj + t * 2 * f, *gate = h + f;
-        for (size_t i = 0; i < f; i++) out[t * f + i] = h[i] * gelu_exact(gate[i]);
-    }
+#pragma omp parallel for if (n * f > 16384 && !omp_in_parallel()) schedule(static)
+    for (size_t t = 0; t < n; t++) vec_geglu(out + t * f, proj + t * 2 * f, proj + t * 2 * f + f, f);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* attention */
-
-/* One softmax, written once for a vector type V of L floats (VI: the matching int vector) with
- * its exp; instantiated for SSE (4 lanes, every x86-64) and AVX2+FMA (8 lanes, chosen at run
- * time). The tail is padded with -inf, whose exp is 0. */
-#define DEFINE_SOFTMAX(NAME, V, VI, L, EXP, ATTR)                                              \
-    ATTR static void NAME(float *x, size_t n, size_t m) {                                       \
-        for (size_t r = 0; r < n; r++) {                                                        \
-            float *row = x + r * m, mx = row[0];                                                \
-            size_t j = 0;                                                                       \
-            V vmx = (V){0} + row[0];                                                            \
-            for (; j + L <= m; j += L) {                                                        \
-                V v;                                                                            \
-                memcpy(&v, row + j, sizeof v);                                                  \
-                vmx = (V)(((VI)v & (v > vmx)) | ((VI)vmx & ~(v > vmx)));                        \
-            }                                                                                   \
-            for (int i = 0; i < L; i++) mx = vmx[i] > mx ? vmx[i] : mx;                         \
-            for (; j < m; j++) mx = row[j] > mx ? row[j] : mx;                                  \
-            V acc = {0};                                                                        \
-            for (j = 0; j + L <= m; j += L) {                                                   \
-                V v;                                                                            \
-                memcpy(&v, row + j, sizeof v);                                                  \
-                v = EXP(v - mx);                                                                \
-                memcpy(row + j, &v, sizeof v);                                                  \
-                acc += v;                                                                       \
-            }                                                                                   \
-            if (j < m) {                                                                        \
-                V v = (V){0} - INFINITY;                                                        \
-                memcpy(&v, row + j, (m - j) * sizeof(float));                                   \
-                v = EXP(v - mx);                                                                \
-                memcpy(row + j, &v, (m - j) * sizeof(float));                                   \
-                acc += v;                                                                       \
-            }                                                                                   \
-            float sum = 0.0f;                                                                   \
-            for (int i = 0; i < L; i++) sum += acc[i];                                          \
-            V inv = (V){0} + 1.0f / sum;                                                        \
-            for (j = 0; j + L <= m; j += L) {                                                   \
-                V v;                                                                            \
-                memcpy(&v, row + j, sizeof v);                                                  \
-                v *= inv;                                                                       \
-                memcpy(row + j, &v, sizeof v);                                                  \
-            }                                                                                   \
-            for (; j < m; j++) row[j] *= inv[0];                                                \
-        }                                                                                       \
-    }
-
-DEFINE_SOFTMAX(softmax_rows_sse, v4f, v4i, 4, exp_v4, )
-
-void softmax_rows_portable(float *x, size_t n, size_t m) { softmax_rows_sse(x, n, m); }
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define XATTN_HAVE_AVX2_PATH 1
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-
-DEFINE_EXP(exp_v8, v8f, v8i)
-
-DEFINE_SOFTMAX(softmax_rows_avx2, v8f, v8i, 8, exp_v8, )
-#pragma GCC pop_options
-#endif
-
-void softmax_rows(float *x, size_t n, size_t m) {
-#ifdef XATTN_HAVE_AVX2_PATH
-    static int avx2 = -1; /* benign race: every thread computes the same value */
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (avx2) {
-        softmax_rows_avx2(x, n, m);
-        return;
-    }
-#endif
-    softmax_rows_sse(x, n, m);
-}
 
 void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                        const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
@@ -337,7 +211,7 @@ void attention_forward_scaled(float *out, float *probs, const float *q, const fl
                               attention_probs_fn probs_fn, void *user) {
     size_t ld = heads * dh;
     float scale = 1.0f / sqrtf((float)dh);
-    int parallel = (double)(batch * heads * n * m) * (double)dh > PARALLEL_MIN_FLOPS;
+    int parallel = worth_threads((double)(batch * heads * n * m) * (double)dh);
     /* one (image, head) pair per iteration; each thread has its own [N, M] of probs */
 #pragma omp parallel for if (parallel) schedule(static)
     for (size_t bh = 0; bh < batch * heads; bh++) {

@@ -47,9 +47,9 @@ void group_norm_silu_forward(float *out, const float *in, const float *gamma, co
                              size_t c, size_t hw, size_t groups, float eps);
 
 void silu_inplace(float *x, size_t n);          /* x * sigmoid(x) */
-float gelu_exact(float x);                      /* x/2 * (1 + erf(x / sqrt 2)) */
 
-/* GEGLU: proj[N, 2*F] = [h | gate] -> out[N, F] = h * gelu(gate). */
+/* GEGLU: proj[N, 2*F] = [h | gate] -> out[N, F] = h * gelu(gate), erf as PyTorch's vectorised
+ * CPU kernel computes it (|error| < 1.5e-7; see vec.h). */
 void geglu_forward(float *out, const float *proj, size_t n, size_t f);
 
 /* --- attention -------------------------------------------------------------------------- */
@@ -58,7 +58,8 @@ void geglu_forward(float *out, const float *proj, size_t n, size_t f);
  *   q[B, N, heads*dh], k[B, M, heads*dh], v[B, M, heads*dh] -> out[B, N, heads*dh],
  *   P_bh = softmax(Q_bh K_bh^T / sqrt(dh) + bias_b), out_bh = P_bh V_bh,
  * with key_bias[B, M] added to every row (NULL = none; diffusers uses (1 - mask) * -10000).
- * probs: scratch [threads, N, M] (threads = omp_get_max_threads()). probs_fn, if set, sees each
+ * probs: scratch [threads, N, M] (threads = omp_get_max_threads(); 1 when called from inside a
+ * parallel region, where every kernel here runs on the calling thread). probs_fn, if set, sees each
  * (image, head)'s P [N, M] after the softmax; it is called from the worker threads, never twice
  * at once for the same (image, head). */
 typedef void (*attention_probs_fn)(const float *probs, size_t image, size_t head, size_t n,
@@ -77,10 +78,9 @@ void attention_forward_ref(float *out, const float *q, const float *k, const flo
                            const float *key_bias, size_t n, size_t m, size_t heads, size_t dh);
 
 /* Softmax of each row of x[N, M], in place; exp by a polynomial within 2 ulp of expf, and
- * exactly 0 for a logit more than 87.3 below the row's maximum. Runs 8 lanes wide where the CPU
- * has AVX2 and FMA, else 4 (softmax_rows_portable, the path every x86-64 CPU can take). */
+ * exactly 0 for a logit more than 87.3 below the row's maximum (8 lanes wide where the CPU has
+ * AVX2 and FMA, else 4; see vec.h). */
 void softmax_rows(float *x, size_t n, size_t m);
-void softmax_rows_portable(float *x, size_t n, size_t m);
 
 /* --- layout and resampling -------------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "ops/ops.h"
+#include "ops/vec.h"
 #include "test_util.h"
 
 static uint64_t lcg_state = 12345;
@@ -81,9 +82,14 @@ static void test_attention(void **state) {
     }
 }
 
-/* GroupNorm and LayerNorm against a direct formula with double accumulation */
-static void test_norms(void **state) {
-    (void)state;
+/* Both vector paths (vec_set_portable), each on the same inputs. */
+static const char *const path_names[] = {"8-lane", "4-lane"};
+
+/* GroupNorm and LayerNorm against a direct formula with double accumulation; the sizes leave
+ * a tail in both vector widths */
+static void norms_on_path(int path) {
+    vec_set_portable(path);
+    char what[64];
     size_t c = 12, hw = 10, groups = 3;
     float *x = rand_array(c * hw), *g = rand_array(c), *b = rand_array(c);
     for (size_t i = 0; i < c * hw; i++) x[i] = x[i] * 5.0f + 2.0f;
@@ -101,10 +107,12 @@ static void test_norms(void **state) {
             want[gi * n + i] = (float)((x[gi * n + i] - mean) / sqrt(var + 1e-5) * g[ch] + b[ch]);
         }
     }
-    assert_int_equal(compare_arrays("group_norm", got, want, c * hw, 1e-5), 0);
+    snprintf(what, sizeof what, "group_norm %s", path_names[path]);
+    assert_int_equal(compare_arrays(what, got, want, c * hw, 1e-5), 0);
     group_norm_silu_forward(got, x, g, b, c, hw, groups, 1e-5f);
     for (size_t i = 0; i < c * hw; i++) want[i] = (float)(want[i] / (1.0 + exp(-(double)want[i])));
-    assert_int_equal(compare_arrays("group_norm_silu", got, want, c * hw, 1e-5), 0);
+    snprintf(what, sizeof what, "group_norm_silu %s", path_names[path]);
+    assert_int_equal(compare_arrays(what, got, want, c * hw, 1e-5), 0);
 
     layer_norm_forward(got, x, g, b, hw, c, 1e-5f); /* x as [hw tokens, c] */
     for (size_t t = 0; t < hw; t++) {
@@ -116,63 +124,79 @@ static void test_norms(void **state) {
         for (size_t i = 0; i < c; i++)
             want[t * c + i] = (float)((x[t * c + i] - mean) / sqrt(var + 1e-5) * g[i] + b[i]);
     }
-    assert_int_equal(compare_arrays("layer_norm", got, want, c * hw, 1e-5), 0);
+    snprintf(what, sizeof what, "layer_norm %s", path_names[path]);
+    assert_int_equal(compare_arrays(what, got, want, c * hw, 1e-5), 0);
     free(x), free(g), free(b), free(got), free(want);
+}
+
+static void test_norms(void **state) {
+    (void)state;
+    norms_on_path(0);
+    norms_on_path(1);
+    vec_set_portable(0);
 }
 
 static void test_elementwise(void **state) {
     (void)state;
-    /* GELU at known points (erf form), SiLU, GEGLU, softmax rows summing to 1 */
-    float xs[] = {-3.0f, -1.0f, 0.0f, 0.5f, 2.0f};
-    float gelu_want[] = {-0.00404969f, -0.15865525f, 0.0f, 0.34573123f, 1.95449974f};
-    float got[5], want[5];
-    for (int i = 0; i < 5; i++) got[i] = gelu_exact(xs[i]);
-    assert_int_equal(compare_arrays("gelu", got, gelu_want, 5, 1e-6), 0);
-    memcpy(got, xs, sizeof xs);
-    silu_inplace(got, 5);
-    for (int i = 0; i < 5; i++) want[i] = (float)(xs[i] / (1.0 + exp(-(double)xs[i])));
-    assert_int_equal(compare_arrays("silu", got, want, 5, 1e-6), 0);
+    for (int path = 0; path < 2; path++) {
+        vec_set_portable(path);
+        char what[64];
+        /* GELU at known points (erf form) through GEGLU with h = 1, then SiLU */
+        float xs[] = {-3.0f, -1.0f, 0.0f, 0.5f, 2.0f};
+        float gelu_want[] = {-0.00404969f, -0.15865525f, 0.0f, 0.34573123f, 1.95449974f};
+        float proj5[10], got[5], want[5];
+        for (int i = 0; i < 5; i++) proj5[i] = 1.0f, proj5[5 + i] = xs[i];
+        geglu_forward(got, proj5, 1, 5);
+        snprintf(what, sizeof what, "gelu %s", path_names[path]);
+        assert_int_equal(compare_arrays(what, got, gelu_want, 5, 1e-6), 0);
+        memcpy(got, xs, sizeof xs);
+        silu_inplace(got, 5);
+        for (int i = 0; i < 5; i++) want[i] = (float)(xs[i] / (1.0 + exp(-(double)xs[i])));
+        snprintf(what, sizeof what, "silu %s", path_names[path]);
+        assert_int_equal(compare_arrays(what, got, want, 5, 1e-6), 0);
 
-    /* the vectorised path on a range that includes exp's clamps */
-    size_t nw = 1003;
-    float *wide = malloc(nw * sizeof *wide), *wide_want = malloc(nw * sizeof *wide_want);
-    for (size_t i = 0; i < nw; i++) {
-        double v = -120.0 + 240.0 * (double)i / (double)(nw - 1);
-        wide[i] = (float)v;
-        wide_want[i] = (float)(v / (1.0 + exp(-v)));
-    }
-    silu_inplace(wide, nw);
-    assert_int_equal(compare_arrays("silu [-120, 120]", wide, wide_want, nw, 2e-5), 0);
-    free(wide), free(wide_want);
-
-    float proj[2 * 2 * 3], out[2 * 3], gw[2 * 3];
-    for (int i = 0; i < 12; i++) proj[i] = frand() * 2;
-    geglu_forward(out, proj, 2, 3);
-    for (int t = 0; t < 2; t++)
-        for (int i = 0; i < 3; i++) {
-            double gate = proj[t * 6 + 3 + i];
-            gw[t * 3 + i] = (float)(proj[t * 6 + i] * 0.5 * gate * (1 + erf(gate / sqrt(2.0))));
+        /* a range that includes exp's clamps, and a length that leaves a tail */
+        size_t nw = 1003;
+        float *wide = malloc(nw * sizeof *wide), *wide_want = malloc(nw * sizeof *wide_want);
+        float *proj = malloc(2 * nw * sizeof *proj);
+        for (size_t i = 0; i < nw; i++) {
+            double v = -120.0 + 240.0 * (double)i / (double)(nw - 1);
+            wide[i] = (float)v;
+            wide_want[i] = (float)(v / (1.0 + exp(-v)));
         }
-    assert_int_equal(compare_arrays("geglu", out, gw, 6, 1e-6), 0);
+        silu_inplace(wide, nw);
+        snprintf(what, sizeof what, "silu [-120, 120] %s", path_names[path]);
+        assert_int_equal(compare_arrays(what, wide, wide_want, nw, 2e-5), 0);
+        /* GEGLU on gates in [-8, 8): erf's whole range, both signs, and its tails */
+        for (size_t i = 0; i < nw; i++) {
+            double h = frand(), gate = -8.0 + 16.0 * (double)i / (double)nw;
+            proj[i] = (float)h, proj[nw + i] = (float)gate;
+            wide_want[i] = (float)(h * 0.5 * gate * (1 + erf(gate / sqrt(2.0))));
+        }
+        geglu_forward(wide, proj, 1, nw);
+        snprintf(what, sizeof what, "geglu [-8, 8) %s", path_names[path]);
+        assert_int_equal(compare_arrays(what, wide, wide_want, nw, 1e-6), 0);
+        free(wide), free(wide_want), free(proj);
 
-    float rows[2 * 4] = {1, 2, 3, 4, -1000, 0, 0, 1000};
-    softmax_rows(rows, 2, 4);
-    for (int r = 0; r < 2; r++) {
-        double s = 0;
-        for (int j = 0; j < 4; j++) s += rows[r * 4 + j];
-        assert_true(fabs(s - 1.0) < 1e-6);
+        float rows[2 * 4] = {1, 2, 3, 4, -1000, 0, 0, 1000};
+        softmax_rows(rows, 2, 4);
+        for (int r = 0; r < 2; r++) {
+            double s = 0;
+            for (int j = 0; j < 4; j++) s += rows[r * 4 + j];
+            assert_true(fabs(s - 1.0) < 1e-6);
+        }
+        assert_true(rows[7] > 0.999f && rows[4] == 0.0f);
     }
-    assert_true(rows[7] > 0.999f && rows[4] == 0.0f);
+    vec_set_portable(0);
 }
 
 /* both softmax paths against a double-precision softmax, rows of many lengths and scales */
 static void test_softmax(void **state) {
     (void)state;
     size_t lengths[] = {1, 3, 4, 7, 8, 9, 12, 17, 256, 1000};
-    void (*paths[])(float *, size_t, size_t) = {softmax_rows, softmax_rows_portable};
-    const char *names[] = {"softmax_rows", "softmax_rows_portable"};
-    for (size_t pi = 0; pi < 2; pi++)
+    for (int path = 0; path < 2; path++)
         for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++) {
+            vec_set_portable(path);
             size_t m = lengths[li], n = 3;
             float *x = rand_array(n * m), *want = malloc(n * m * sizeof *want);
             for (size_t i = 0; i < n * m; i++) x[i] *= 30.0f; /* logits in [-30, 30) */
@@ -183,13 +207,14 @@ static void test_softmax(void **state) {
                 for (size_t j = 0; j < m; j++) sum += exp(x[r * m + j] - mx);
                 for (size_t j = 0; j < m; j++) want[r * m + j] = (float)(exp(x[r * m + j] - mx) / sum);
             }
-            paths[pi](x, n, m);
+            softmax_rows(x, n, m);
             char what[64];
-            snprintf(what, sizeof what, "%s m=%zu", names[pi], m);
+            snprintf(what, sizeof what, "softmax_rows %s m=%zu", path_names[path], m);
             assert_int_equal(compare_arrays(what, x, want, n * m, 1e-6), 0);
             if (m > 2) assert_true(x[1] == 0.0f); /* masked: exactly no attention */
             free(x), free(want);
         }
+    vec_set_portable(0);
 }
 
 static void test_layout_and_resample(void **state) {
