@@ -15,6 +15,7 @@ typedef struct conv2d_w {
     const float *weight; /* [OC, IC, K, K] */
     const float *bias;   /* [OC] */
     size_t ic, oc, k;
+    const float *wino;   /* [16, OC, IC] Winograd weights of a 3x3 stride-1 conv, else NULL */
 } conv2d_w;
 
 typedef struct linear_w {
@@ -86,6 +87,7 @@ typedef struct unet_w {
     conv2d_w conv_out;                    /* [out_channels, C0, k, k] */
     float *params;                        /* the one block every pointer above points into */
     size_t n_params;
+    float *wino;                          /* the one block every conv2d_w.wino points into */
     void *structs;                        /* the arrays of resnets/attentions/blocks */
 } unet_w;
 

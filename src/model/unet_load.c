@@ -12,6 +12,7 @@
 
 #include "io/safetensors.h"
 #include "model/unet.h"
+#include "ops/ops.h"
 #include "util/error.h"
 
 typedef struct request {
@@ -231,6 +232,49 @@ static void format_shape(char *buf, size_t len, int ndim, const size_t *shape) {
     if (used < len) snprintf(buf + used, len - used, "]");
 }
 
+/* The 3x3 stride-1 convs (every one but the downsamplers); returns how many, filling out[<cap]. */
+static size_t stride1_convs(unet_w *u, conv2d_w **out, size_t cap) {
+    size_t n = 0;
+#define ADD(cv) do { if ((cv)->weight && (cv)->k == 3) { if (n < cap) out[n] = (cv); n++; } } while (0)
+    ADD(&u->conv_in);
+    ADD(&u->conv_out);
+    unet_block_w *blocks[2 * UNET_MAX_BLOCKS + 1];
+    size_t nb = 0;
+    for (size_t i = 0; i < u->cfg.n_blocks; i++) blocks[nb++] = &u->down[i], blocks[nb++] = &u->up[i];
+    blocks[nb++] = &u->mid;
+    for (size_t i = 0; i < nb; i++) {
+        for (size_t j = 0; blocks[i]->resnets && j < blocks[i]->n_layers; j++) {
+            ADD(&blocks[i]->resnets[j].conv1);
+            ADD(&blocks[i]->resnets[j].conv2);
+        }
+    }
+    for (size_t i = 0; i < u->cfg.n_blocks; i++) ADD(&u->up[i].sampler);
+#undef ADD
+    return n;
+}
+
+/* Computes every 3x3 stride-1 conv's Winograd weights into one block (u->wino). */
+static int prepare_winograd(unet_w *u) {
+    size_t n = stride1_convs(u, NULL, 0), total = 0;
+    conv2d_w **convs = malloc((n ? n : 1) * sizeof *convs);
+    if (!convs) return -1;
+    stride1_convs(u, convs, n);
+    for (size_t i = 0; i < n; i++) total += winograd_weight_floats(convs[i]->oc, convs[i]->ic);
+    u->wino = malloc((total ? total : 1) * sizeof(float));
+    if (!u->wino) {
+        free(convs);
+        return -1;
+    }
+    float *p = u->wino;
+    for (size_t i = 0; i < n; i++) {
+        winograd_weights(p, convs[i]->weight, convs[i]->oc, convs[i]->ic);
+        convs[i]->wino = p;
+        p += winograd_weight_floats(convs[i]->oc, convs[i]->ic);
+    }
+    free(convs);
+    return 0;
+}
+
 xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xattn_error *err) {
     memset(u, 0, sizeof *u);
     u->cfg = *cfg;
@@ -304,6 +348,8 @@ xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xatt
         *r->dst = p;
         p += n;
     }
+    if (prepare_winograd(u))
+        st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory for the Winograd weights", path);
 
 done:
     st_close(f);
@@ -329,5 +375,6 @@ void unet_free(unet_w *u) {
     free(u->mid.attentions);
     free(u->mid.resnets);
     free(u->params);
+    free(u->wino);
     memset(u, 0, sizeof *u);
 }

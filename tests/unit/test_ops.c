@@ -62,6 +62,29 @@ static void test_conv2d(void **state) {
     }
 }
 
+/* Winograd F(2x2, 3x3) against the plain-loop conv, odd sizes included (a part tile at the
+ * right and bottom edges) */
+static void test_conv2d_winograd(void **state) {
+    (void)state;
+    /* ic, h, w, oc */
+    size_t cases[][4] = {{3, 16, 16, 8}, {5, 7, 9, 4}, {16, 4, 4, 16}, {8, 1, 1, 3},
+                         {2, 3, 5, 6},   {32, 32, 32, 32}, {4, 2, 37, 5}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t ic = cases[c][0], h = cases[c][1], w = cases[c][2], oc = cases[c][3];
+        float *x = rand_array(ic * h * w), *wt = rand_array(oc * ic * 9), *b = rand_array(oc);
+        float *u = malloc(winograd_weight_floats(oc, ic) * sizeof *u);
+        float *scratch = malloc(winograd_scratch_floats(ic, oc, h, w) * sizeof *scratch);
+        float *got = malloc(oc * h * w * sizeof *got), *want = malloc(oc * h * w * sizeof *want);
+        winograd_weights(u, wt, oc, ic);
+        conv2d_winograd(got, scratch, x, u, b, ic, h, w, oc);
+        conv2d_forward_ref(want, x, wt, b, ic, h, w, oc, 3, 1, 1);
+        char what[64];
+        snprintf(what, sizeof what, "conv2d_winograd ic=%zu %zux%zu oc=%zu", ic, h, w, oc);
+        assert_int_equal(compare_arrays(what, got, want, oc * h * w, 1e-5), 0);
+        free(x), free(wt), free(b), free(u), free(scratch), free(got), free(want);
+    }
+}
+
 static void test_attention(void **state) {
     (void)state;
     /* n, m, heads, dh, masked keys */
@@ -244,6 +267,7 @@ static void test_layout_and_resample(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_conv2d_winograd),
         cmocka_unit_test(test_attention),  cmocka_unit_test(test_norms),
         cmocka_unit_test(test_elementwise), cmocka_unit_test(test_layout_and_resample),
         cmocka_unit_test(test_softmax),
