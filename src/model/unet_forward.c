@@ -34,7 +34,7 @@ typedef struct unet_lane {
     float *kc, *vc;              /* [B, T, C] text keys and values */
     float *ffh;                  /* [B, N, 8C] GEGLU projection */
     float *ffg;                  /* [B, N, 4C] GEGLU output */
-    float *probs;                /* [slots, N, max(N, T)] one head's attention per thread */
+    float *probs;                /* [slots, PROBS] one head's attention scratch per thread */
     float *tproj;                /* [B, C0] sinusoidal embedding */
     float *temb, *temb_act;      /* [B, time_embed_dim] embedding and silu(embedding) */
     float *tres;                 /* [B, Cmax] one resnet's time projection */
@@ -146,7 +146,7 @@ static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
                    (c->has_mid_block && i == n - 1);
         if (attn) {
             s->tokc = max_sz(s->tokc, hw * boc);
-            s->probs = max_sz(s->probs, hw * max_sz(hw, n_tokens));
+            s->probs = max_sz(s->probs, attention_scratch_floats(hw, max_sz(hw, n_tokens), boc));
         }
     }
     /* the skip connections: conv_in, then every resnet(+attention) and downsampler output */

@@ -196,45 +196,6 @@ void geglu_forward(float *out, const float *proj, size_t n, size_t f) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* attention */
-
-void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                       const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
-                       size_t dh, attention_probs_fn probs_fn, void *user) {
-    attention_forward_scaled(out, probs, q, k, v, key_bias, NULL, batch, n, m, heads, dh, probs_fn,
-                             user);
-}
-
-void attention_forward_scaled(float *out, float *probs, const float *q, const float *k,
-                              const float *v, const float *key_bias, const float *key_scale,
-                              size_t batch, size_t n, size_t m, size_t heads, size_t dh,
-                              attention_probs_fn probs_fn, void *user) {
-    size_t ld = heads * dh;
-    float scale = 1.0f / sqrtf((float)dh);
-    int parallel = worth_threads((double)(batch * heads * n * m) * (double)dh);
-    /* one (image, head) pair per iteration; each thread has its own [N, M] of probs */
-#pragma omp parallel for if (parallel) schedule(static)
-    for (size_t bh = 0; bh < batch * heads; bh++) {
-        size_t b = bh / heads, h = bh % heads;
-        float *p = probs + (size_t)omp_get_thread_num() * n * m;
-        const float *qb = q + b * n * ld, *kb = k + b * m * ld, *vb = v + b * m * ld;
-        /* p[N, M] = Q_h[N, dh] @ K_h[M, dh]^T * scale */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)dh, scale,
-                    qb + h * dh, (int)ld, kb + h * dh, (int)ld, 0.0f, p, (int)m);
-        if (key_bias)
-            for (size_t i = 0; i < n; i++) add_inplace(p + i * m, key_bias + b * m, m);
-        softmax_rows(p, n, m);
-        if (key_scale) /* p[i, j] *= scale[b, j] */
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < m; j++) p[i * m + j] *= key_scale[b * m + j];
-        if (probs_fn) probs_fn(p, b, h, n, m, user);
-        /* out_h[N, dh] = p[N, M] @ V_h[M, dh] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)m, 1.0f,
-                    p, (int)m, vb + h * dh, (int)ld, 0.0f, out + b * n * ld + h * dh, (int)ld);
-    }
-}
-
-/* ---------------------------------------------------------------------------------------- */
 /* layout and resampling */
 
 void chw_to_tokens(float *out, const float *in, size_t c, size_t hw) {

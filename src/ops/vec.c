@@ -132,7 +132,6 @@ typedef int32_t v4i __attribute__((vector_size(16)));
 
 /* The kernels of vec.h, for one vector width; SUFFIX names the instance. */
 #define DEFINE_KERNELS(SUFFIX, V, VI, L)                                                        \
-    DEFINE_EXP(exp_##SUFFIX, V, VI)                                                             \
     DEFINE_ERF(erf_##SUFFIX, V, VI, exp_##SUFFIX)                                               \
     DEFINE_SOFTMAX(softmax_##SUFFIX, V, VI, L, exp_##SUFFIX)                                    \
     static void scale_shift_##SUFFIX(float *y, const float *x, size_t n, float scale,           \
@@ -163,6 +162,7 @@ typedef int32_t v4i __attribute__((vector_size(16)));
         MAP1(V, L, x, x, n, v = v / (1.0f + exp_##SUFFIX(-v)));                                 \
     }
 
+DEFINE_EXP(exp_sse, v4f, v4i)
 DEFINE_KERNELS(sse, v4f, v4i, 4)
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -171,6 +171,8 @@ DEFINE_KERNELS(sse, v4f, v4i, 4)
 #pragma GCC target("avx2,fma")
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+#include "ops/vec_avx2.h"
+static inline v8f exp_avx2(v8f x) { return (v8f)exp_avx2_ps((__m256)x); }
 DEFINE_KERNELS(avx2, v8f, v8i, 8)
 #pragma GCC pop_options
 #endif
@@ -197,6 +199,12 @@ void vec_set_portable(int portable) { portable_only = portable; }
 #endif
 
 void softmax_rows(float *x, size_t n, size_t m) { DISPATCH(softmax, x, n, m); }
+
+void softmax_rows_strided(float *x, size_t n, size_t m, size_t stride) {
+    for (size_t r = 0; r < n; r++) DISPATCH(softmax, x + r * stride, 1, m);
+}
+
+int vec_have_avx2(void) { return use_avx2(); }
 
 void vec_scale_shift(float *y, const float *x, size_t n, float scale, float shift, int silu) {
     DISPATCH(scale_shift, y, x, n, scale, shift, silu);

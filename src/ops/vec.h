@@ -20,6 +20,12 @@ void vec_geglu(float *out, const float *h, const float *gate, size_t n);
 /* x[i] = x[i] * sigmoid(x[i]), in place. */
 void vec_silu(float *x, size_t n);
 
+/* softmax_rows on n rows of m floats that lie `stride` apart. */
+void softmax_rows_strided(float *x, size_t n, size_t m, size_t stride);
+
+/* Whether the 8-lane (AVX2+FMA) paths run: the CPU has them and vec_set_portable is off. */
+int vec_have_avx2(void);
+
 /* Non-zero: every kernel here (and softmax_rows) takes the 4-lane path, for the tests. */
 void vec_set_portable(int portable);
 

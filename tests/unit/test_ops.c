@@ -85,24 +85,36 @@ static void test_conv2d_winograd(void **state) {
     }
 }
 
+/* attention_forward against the double-precision reference on both paths: the fused 8-lane
+ * kernel (head sizes 8, 16, 24, 32, 64; row and key counts that leave part blocks) and the sgemm
+ * one (every case with vec_set_portable, and head sizes the fused kernel does not take) */
 static void test_attention(void **state) {
     (void)state;
     /* n, m, heads, dh, masked keys */
-    size_t cases[][5] = {{16, 16, 2, 8, 0}, {64, 7, 4, 8, 2}, {5, 1, 1, 3, 0}, {9, 11, 3, 5, 4}};
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        size_t n = cases[c][0], m = cases[c][1], heads = cases[c][2], dh = cases[c][3];
-        size_t masked = cases[c][4], d = heads * dh;
-        float *q = rand_array(n * d), *k = rand_array(m * d), *v = rand_array(m * d);
-        float *bias = calloc(m, sizeof *bias);
-        float *probs = malloc((size_t)omp_get_max_threads() * n * m * sizeof *probs);
-        for (size_t j = m - masked; j < m; j++) bias[j] = -10000.0f;
-        for (size_t i = 0; i < n * d; i++) q[i] *= 3.0f; /* peaky softmax */
-        float *got = malloc(n * d * sizeof *got), *want = malloc(n * d * sizeof *want);
-        attention_forward(got, probs, q, k, v, bias, 1, n, m, heads, dh, NULL, NULL);
-        attention_forward_ref(want, q, k, v, bias, n, m, heads, dh);
-        assert_int_equal(compare_arrays("attention", got, want, n * d, 2e-6), 0);
-        free(q), free(k), free(v), free(bias), free(probs), free(got), free(want);
-    }
+    size_t cases[][5] = {{16, 16, 2, 8, 0},  {64, 7, 4, 8, 2},   {5, 1, 1, 3, 0},
+                         {9, 11, 3, 5, 4},   {256, 256, 4, 16, 0}, {37, 77, 2, 24, 5},
+                         {13, 10, 1, 32, 3}, {64, 64, 2, 64, 0}, {30, 3, 2, 16, 1}};
+    for (int path = 0; path < 2; path++)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            vec_set_portable(path);
+            size_t n = cases[c][0], m = cases[c][1], heads = cases[c][2], dh = cases[c][3];
+            size_t masked = cases[c][4], d = heads * dh;
+            float *q = rand_array(n * d), *k = rand_array(m * d), *v = rand_array(m * d);
+            float *bias = calloc(m, sizeof *bias);
+            float *probs = malloc((size_t)omp_get_max_threads() * attention_scratch_floats(n, m, dh) *
+                                  sizeof *probs);
+            for (size_t j = m - masked; j < m; j++) bias[j] = -10000.0f;
+            for (size_t i = 0; i < n * d; i++) q[i] *= 3.0f; /* peaky softmax */
+            float *got = malloc(n * d * sizeof *got), *want = malloc(n * d * sizeof *want);
+            attention_forward(got, probs, q, k, v, bias, 1, n, m, heads, dh, NULL, NULL);
+            attention_forward_ref(want, q, k, v, bias, n, m, heads, dh);
+            char what[80];
+            snprintf(what, sizeof what, "attention %s n=%zu m=%zu heads=%zu dh=%zu",
+                     path ? "4-lane" : "8-lane", n, m, heads, dh);
+            assert_int_equal(compare_arrays(what, got, want, n * d, 2e-6), 0);
+            free(q), free(k), free(v), free(bias), free(probs), free(got), free(want);
+        }
+    vec_set_portable(0);
 }
 
 /* Both vector paths (vec_set_portable), each on the same inputs. */

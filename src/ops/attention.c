@@ -1,0 +1,190 @@
+/* attention.c — multi-head scaled-dot-product attention (see ops.h for shapes).
+ *
+ * Two ways to one result:
+ *  - by cblas_sgemm: per (image, head), P = Q K^T into a [N, M] buffer, softmax, then P V; on
+ *    every CPU.
+ *  - fused, for head sizes that are a multiple of 8 (up to 64) where the CPU has AVX2 and FMA:
+ *    8 query rows at a time, their scores [8, M] stay in L1 from Q K^T through the softmax to
+ *    P V, instead of a [N, M] matrix that goes through memory three times and is packed again
+ *    for the second product. Self-attention over a 16x16 grid has N = M = 256 and a head size
+ *    of 16: products far too thin for a BLAS. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ops/ops.h"
+#include "ops/vec.h"
+
+#define FUSED_ROWS 8 /* query rows per block */
+
+/* per thread: P [N, M] (the sgemm path's, and the fused one's when a caller wants to see it),
+ * then the fused kernel's K^T [dh, M8] and scores [ROWS, M8] */
+size_t attention_scratch_floats(size_t n, size_t m, size_t dh) {
+    size_t m8 = (m + 7) & ~(size_t)7;
+    return n * m + (dh + FUSED_ROWS) * m8;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define XATTN_HAVE_FUSED 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include "ops/vec_avx2.h"
+
+/* One (image, head): out[i, :dh] (row stride ld) = softmax(q_i K^T * scale + bias) V for the
+ * N rows of q (row stride ld); k, v: [M, dh] with row stride ld. scratch: (dh + 8) * M8 floats;
+ * probs, if not NULL, receives P [N, M] as the sgemm path holds it (after any key_scale).
+ * The accumulators of a block (8 rows x 8 keys, then 4 rows x 16 columns) live in registers;
+ * each row's maximum is kept while its scores are made, and the softmax's 1 / sum scales the
+ * output row rather than every probability. */
+static void attention_head_fused(float *out, float *probs, const float *q, const float *k,
+                                 const float *v, const float *bias, const float *key_scale,
+                                 size_t ld, size_t n, size_t m, size_t dh, float scale,
+                                 float *scratch) {
+    size_t m8 = (m + 7) & ~(size_t)7;
+    float *kt = scratch, *s = scratch + dh * m8;
+    for (size_t d = 0; d < dh; d++) { /* kt[d, j] = k[j, d], zero past M */
+        for (size_t j = 0; j < m; j++) kt[d * m8 + j] = k[j * ld + d];
+        for (size_t j = m; j < m8; j++) kt[d * m8 + j] = 0.0f;
+    }
+    __m256 vscale = _mm256_set1_ps(scale);
+    for (size_t i0 = 0; i0 < n; i0 += FUSED_ROWS) {
+        const float *qr[FUSED_ROWS]; /* a short last block repeats its last row */
+        for (int r = 0; r < FUSED_ROWS; r++) qr[r] = q + (i0 + (size_t)r < n ? i0 + (size_t)r : n - 1) * ld;
+        /* s[r, j] = q_r . k_j * scale + bias[j]: 8 keys to a vector, one vector per row */
+        __m256 rmax[FUSED_ROWS];
+        for (int r = 0; r < FUSED_ROWS; r++) rmax[r] = _mm256_set1_ps(-INFINITY);
+        for (size_t j = 0; j < m8; j += 8) {
+            __m256 acc[FUSED_ROWS];
+#pragma GCC unroll 8
+            for (int r = 0; r < FUSED_ROWS; r++) acc[r] = _mm256_setzero_ps();
+            for (size_t d = 0; d < dh; d++) {
+                __m256 kv = _mm256_loadu_ps(kt + d * m8 + j);
+#pragma GCC unroll 8
+                for (int r = 0; r < FUSED_ROWS; r++)
+                    acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[r] + d), kv, acc[r]);
+            }
+            /* bias, and -inf on the padding keys past M (their e^x is 0) */
+            float bb[8];
+            for (int t = 0; t < 8; t++)
+                bb[t] = j + (size_t)t >= m ? -INFINITY : bias ? bias[j + (size_t)t] : 0.0f;
+            __m256 b = _mm256_loadu_ps(bb);
+#pragma GCC unroll 8
+            for (int r = 0; r < FUSED_ROWS; r++) {
+                __m256 x = _mm256_fmadd_ps(acc[r], vscale, b);
+                rmax[r] = _mm256_max_ps(rmax[r], x);
+                _mm256_storeu_ps(s + (size_t)r * m8 + j, x);
+            }
+        }
+        /* s[r, j] = e^(s[r, j] - max_r); sum_r of them (P's normalisation, applied to the output) */
+        float inv[FUSED_ROWS];
+        for (int r = 0; r < FUSED_ROWS; r++) {
+            float lanes[8], mx = -INFINITY;
+            _mm256_storeu_ps(lanes, rmax[r]);
+            for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
+            __m256 vmx = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
+            for (size_t j = 0; j < m8; j += 8) {
+                float *sj = s + (size_t)r * m8 + j;
+                __m256 e = exp_avx2_ps(_mm256_sub_ps(_mm256_loadu_ps(sj), vmx));
+                _mm256_storeu_ps(sj, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            _mm256_storeu_ps(lanes, sum);
+            float total = 0.0f;
+            for (int t = 0; t < 8; t++) total += lanes[t];
+            inv[r] = 1.0f / total;
+            float *sr = s + (size_t)r * m8;
+            if (key_scale) /* re-weighted after the softmax, not renormalised */
+                for (size_t j = 0; j < m; j++) sr[j] *= key_scale[j];
+            if (probs && i0 + (size_t)r < n) /* P's row as the sgemm path would hold it */
+                for (size_t j = 0; j < m; j++) probs[(i0 + (size_t)r) * m + j] = sr[j] * inv[r];
+        }
+        /* out_r = sum_j s[r, j] v_j, 16 columns of the head at a time for 4 rows */
+        for (int r0 = 0; r0 < FUSED_ROWS && i0 + (size_t)r0 < n; r0 += 4) {
+            const float *sr = s + (size_t)r0 * m8;
+            for (size_t c = 0; c < dh; c += 16) {
+                int two = c + 16 <= dh; /* a last chunk of 8 columns when dh % 16 == 8 */
+                __m256 a0[4], a1[4];
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) a0[r] = a1[r] = _mm256_setzero_ps();
+                for (size_t j = 0; j < m; j++) {
+                    __m256 v0 = _mm256_loadu_ps(v + j * ld + c);
+                    __m256 v1 = two ? _mm256_loadu_ps(v + j * ld + c + 8) : v0;
+#pragma GCC unroll 4
+                    for (int r = 0; r < 4; r++) {
+                        __m256 p = _mm256_broadcast_ss(sr + (size_t)r * m8 + j);
+                        a0[r] = _mm256_fmadd_ps(p, v0, a0[r]);
+                        a1[r] = _mm256_fmadd_ps(p, v1, a1[r]);
+                    }
+                }
+                for (int r = 0; r < 4 && i0 + (size_t)(r0 + r) < n; r++) {
+                    float *o = out + (i0 + (size_t)(r0 + r)) * ld + c;
+                    __m256 norm = _mm256_set1_ps(inv[r0 + r]);
+                    _mm256_storeu_ps(o, _mm256_mul_ps(a0[r], norm));
+                    if (two) _mm256_storeu_ps(o + 8, _mm256_mul_ps(a1[r], norm));
+                }
+            }
+        }
+    }
+}
+#pragma GCC pop_options
+#endif
+
+/* whether heads of this size take the fused kernel */
+static int fused_ok(size_t dh) {
+#ifdef XATTN_HAVE_FUSED
+    return vec_have_avx2() && dh % 8 == 0 && dh <= 64;
+#else
+    (void)dh;
+    return 0;
+#endif
+}
+
+void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                       const float *key_bias, size_t batch, size_t n, size_t m, size_t heads,
+                       size_t dh, attention_probs_fn probs_fn, void *user) {
+    attention_forward_scaled(out, probs, q, k, v, key_bias, NULL, batch, n, m, heads, dh, probs_fn,
+                             user);
+}
+
+void attention_forward_scaled(float *out, float *probs, const float *q, const float *k,
+                              const float *v, const float *key_bias, const float *key_scale,
+                              size_t batch, size_t n, size_t m, size_t heads, size_t dh,
+                              attention_probs_fn probs_fn, void *user) {
+    size_t ld = heads * dh;
+    float scale = 1.0f / sqrtf((float)dh);
+    int fused = fused_ok(dh);
+    size_t per_thread = attention_scratch_floats(n, m, dh);
+    int parallel = (double)(batch * heads * n * m) * (double)dh > 200000.0 && !omp_in_parallel();
+    /* one (image, head) pair per iteration; each thread has its own [N, M] of probs */
+#pragma omp parallel for if (parallel) schedule(static)
+    for (size_t bh = 0; bh < batch * heads; bh++) {
+        size_t b = bh / heads, h = bh % heads;
+        float *p = probs + (size_t)omp_get_thread_num() * per_thread;
+        const float *qb = q + b * n * ld, *kb = k + b * m * ld, *vb = v + b * m * ld;
+        const float *bias = key_bias ? key_bias + b * m : NULL;
+#ifdef XATTN_HAVE_FUSED
+        if (fused) {
+            attention_head_fused(out + b * n * ld + h * dh, probs_fn ? p : NULL, qb + h * dh,
+                                 kb + h * dh, vb + h * dh, bias, key_scale ? key_scale + b * m : NULL,
+                                 ld, n, m, dh, scale, p + n * m);
+            if (probs_fn) probs_fn(p, b, h, n, m, user);
+            continue;
+        }
+#endif
+        /* p[N, M] = Q_h[N, dh] @ K_h[M, dh]^T * scale */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)dh, scale,
+                    qb + h * dh, (int)ld, kb + h * dh, (int)ld, 0.0f, p, (int)m);
+        if (bias)
+            for (size_t i = 0; i < n; i++) add_inplace(p + i * m, bias, m);
+        softmax_rows(p, n, m);
+        if (key_scale) /* p[i, j] *= scale[b, j] */
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < m; j++) p[i * m + j] *= key_scale[b * m + j];
+        if (probs_fn) probs_fn(p, b, h, n, m, user);
+        /* out_h[N, dh] = p[N, M] @ V_h[M, dh] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)m, 1.0f,
+                    p, (int)m, vb + h * dh, (int)ld, 0.0f, out + b * n * ld + h * dh, (int)ld);
+    }
+    (void)fused;
+}
