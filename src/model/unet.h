@@ -15,11 +15,13 @@ typedef struct conv2d_w {
     const float *weight; /* [OC, IC, K, K] */
     const float *bias;   /* [OC] */
     size_t ic, oc, k;
-    const float *wino;   /* [16, OC, IC] Winograd weights of a 3x3 stride-1 conv, else NULL */
+    const float *wino;   /* [16, OC, IC] F(2x2, 3x3) weights of a 3x3 stride-1 conv, else NULL */
+    const float *wino4;  /* [36, OC, IC] F(4x4, 3x3) weights, the same convs */
 } conv2d_w;
 
 typedef struct linear_w {
     const float *weight; /* [OUT, IN] (a 1x1 conv [OUT, IN, 1, 1] is the same memory) */
+    const float *weight_t; /* [IN, OUT]: the same transposed, made at load */
     const float *bias;   /* [OUT] or NULL */
     size_t in, out;
 } linear_w;
@@ -87,7 +89,8 @@ typedef struct unet_w {
     conv2d_w conv_out;                    /* [out_channels, C0, k, k] */
     float *params;                        /* the one block every pointer above points into */
     size_t n_params;
-    float *wino;                          /* the one block every conv2d_w.wino points into */
+    float *wino;                          /* the one block every conv2d_w.wino/wino4 points into */
+    float *lin_t;                         /* the one block every linear_w.weight_t points into */
     void *structs;                        /* the arrays of resnets/attentions/blocks */
 } unet_w;
 

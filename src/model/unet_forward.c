@@ -141,6 +141,7 @@ static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
         s->act = max_sz(s->act, cb * hw);
         s->col = max_sz(s->col, cb * kmax * kmax * hw); /* im2col, or Winograd's V and M */
         s->col = max_sz(s->col, winograd_scratch_floats(cb, cb, side, side));
+        s->col = max_sz(s->col, winograd4_scratch_floats(cb, cb, side, side));
         s->cmax = max_sz(s->cmax, boc);
         int attn = c->down_has_attention[i] || c->up_has_attention[n - 1 - i] ||
                    (c->has_mid_block && i == n - 1);
@@ -287,7 +288,7 @@ static void observe(const unet_lane *l, const char *name, const float *data, siz
 
 /* out[N, OUT] = in[N, IN] @ W^T + b */
 static void run_linear(unet_lane *l, float *out, const float *in, const linear_w *lw, size_t n) {
-    linear_forward(out, in, lw->weight, lw->bias, n, lw->in, lw->out);
+    linear_forward_t(out, in, lw->weight_t, lw->bias, n, lw->in, lw->out);
     l->flops += 2.0 * (double)(n * lw->in * lw->out);
 }
 
@@ -299,7 +300,10 @@ static void run_linear_chw(unet_lane *l, float *out, const float *in, const line
 }
 
 /* Whether a conv runs by Winograd: 3x3 stride 1, on grids of 8x8 and up (measured faster than
- * im2col from there, by 1.1-1.8x; on 4x4 its 16 products are too small to pay) */
+ * im2col from there, by 1.1-1.8x; on 4x4 its 16 products are too small to pay). From 16x16 up
+ * by F(4x4, 3x3): 1.16-1.48x faster than F(2x2, 3x3) there, 0.63-0.92x at 8x8 (one core, the
+ * shapes32 model's convs). */
+#define WINO4_MIN_HW 256
 static int use_winograd(const conv2d_w *cv, size_t h, size_t w, size_t stride) {
     return cv->wino && stride == 1 && h * w >= 64 && w <= 2 * WINOGRAD_MAX_TX;
 }
@@ -308,7 +312,9 @@ static int use_winograd(const conv2d_w *cv, size_t h, size_t w, size_t stride) {
 static void run_conv(unet_lane *l, float *out, const float *in, const conv2d_w *cv, size_t h,
                      size_t w, size_t stride) {
     size_t pad = cv->k / 2;
-    if (use_winograd(cv, h, w, stride))
+    if (use_winograd(cv, h, w, stride) && h * w >= WINO4_MIN_HW)
+        conv2d_winograd4(out, l->col, in, cv->wino4, cv->bias, cv->ic, h, w, cv->oc);
+    else if (use_winograd(cv, h, w, stride))
         conv2d_winograd(out, l->col, in, cv->wino, cv->bias, cv->ic, h, w, cv->oc);
     else
         conv2d_forward(out, l->col, in, cv->weight, cv->bias, cv->ic, h, w, cv->oc, cv->k, stride,

@@ -25,6 +25,8 @@ typedef struct request {
 typedef struct binder {
     request *req;
     size_t n, cap;
+    linear_w **linears; /* every linear, for its transposed copy */
+    size_t n_lin, cap_lin;
     int oom;
 } binder;
 
@@ -74,6 +76,13 @@ static void bind_conv(binder *b, conv2d_w *c, const char *prefix, size_t ic, siz
 static void bind_linear(binder *b, linear_w *l, const char *prefix, size_t in, size_t out,
                         int has_bias, int as_conv1x1) {
     l->in = in, l->out = out;
+    if (!b->oom && b->n_lin == b->cap_lin) {
+        size_t cap = b->cap_lin ? 2 * b->cap_lin : 64;
+        linear_w **r = realloc(b->linears, cap * sizeof *r);
+        if (r) b->linears = r, b->cap_lin = cap;
+        else b->oom = 1;
+    }
+    if (!b->oom) b->linears[b->n_lin++] = l;
     if (as_conv1x1)
         want(b, &l->weight, 4, (size_t[]){out, in, 1, 1}, "%s.weight", prefix);
     else
@@ -259,7 +268,9 @@ static int prepare_winograd(unet_w *u) {
     conv2d_w **convs = malloc((n ? n : 1) * sizeof *convs);
     if (!convs) return -1;
     stride1_convs(u, convs, n);
-    for (size_t i = 0; i < n; i++) total += winograd_weight_floats(convs[i]->oc, convs[i]->ic);
+    for (size_t i = 0; i < n; i++)
+        total += winograd_weight_floats(convs[i]->oc, convs[i]->ic) +
+                 winograd4_weight_floats(convs[i]->oc, convs[i]->ic);
     u->wino = malloc((total ? total : 1) * sizeof(float));
     if (!u->wino) {
         free(convs);
@@ -270,8 +281,27 @@ static int prepare_winograd(unet_w *u) {
         winograd_weights(p, convs[i]->weight, convs[i]->oc, convs[i]->ic);
         convs[i]->wino = p;
         p += winograd_weight_floats(convs[i]->oc, convs[i]->ic);
+        winograd4_weights(p, convs[i]->weight, convs[i]->oc, convs[i]->ic);
+        convs[i]->wino4 = p;
+        p += winograd4_weight_floats(convs[i]->oc, convs[i]->ic);
     }
     free(convs);
+    return 0;
+}
+
+/* Every linear's weight transposed to [IN, OUT] into one block (u->lin_t), the form
+ * linear_forward_t reads. */
+static int prepare_linears(unet_w *u, linear_w **lin, size_t n) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += lin[i]->in * lin[i]->out;
+    u->lin_t = malloc((total ? total : 1) * sizeof(float));
+    if (!u->lin_t) return -1;
+    float *p = u->lin_t;
+    for (size_t i = 0; i < n; i++) {
+        transpose(p, lin[i]->weight, lin[i]->out, lin[i]->in);
+        lin[i]->weight_t = p;
+        p += lin[i]->in * lin[i]->out;
+    }
     return 0;
 }
 
@@ -350,10 +380,13 @@ xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xatt
     }
     if (prepare_winograd(u))
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory for the Winograd weights", path);
+    else if (prepare_linears(u, b.linears, b.n_lin))
+        st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory for the linear weights", path);
 
 done:
     st_close(f);
     free(b.req);
+    free(b.linears);
     if (st != XATTN_OK) unet_free(u);
     return st;
 }
@@ -376,5 +409,6 @@ void unet_free(unet_w *u) {
     free(u->mid.resnets);
     free(u->params);
     free(u->wino);
+    free(u->lin_t);
     memset(u, 0, sizeof *u);
 }

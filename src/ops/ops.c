@@ -32,8 +32,11 @@ static void split_rows(size_t n, int t, int nt, size_t align, size_t *lo, size_t
     *hi = b1 * align < n ? b1 * align : n;
 }
 
-void linear_forward(float *out, const float *in, const float *weight, const float *bias,
-                    size_t n, size_t in_dim, size_t out_dim) {
+/* out[N, OUT] = in[N, IN] @ W + b, with W = weight^T ([OUT, IN], transposed) or weight itself
+ * ([IN, OUT]); OpenBLAS's small-matrix kernels take the untransposed form (measured on one
+ * core, 256 x 64 x 64 to 24 x 64 x 384: 3-70% faster). */
+static void linear_rows(float *out, const float *in, const float *weight, int transposed,
+                        const float *bias, size_t n, size_t in_dim, size_t out_dim) {
     int parallel = worth_threads(2.0 * (double)(n * in_dim * out_dim));
 #pragma omp parallel if (parallel)
     {
@@ -45,12 +48,27 @@ void linear_forward(float *out, const float *in, const float *weight, const floa
                 for (size_t i = lo; i < hi; i++) memcpy(out + i * out_dim, bias, out_dim * sizeof(float));
                 beta = 1.0f;
             }
-            /* out[lo:hi, OUT] (+)= in[lo:hi, IN] @ W[OUT, IN]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)out_dim,
-                        (int)in_dim, 1.0f, in + lo * in_dim, (int)in_dim, weight, (int)in_dim, beta,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans,
+                        (int)(hi - lo), (int)out_dim, (int)in_dim, 1.0f, in + lo * in_dim,
+                        (int)in_dim, weight, transposed ? (int)in_dim : (int)out_dim, beta,
                         out + lo * out_dim, (int)out_dim);
         }
     }
+}
+
+void linear_forward(float *out, const float *in, const float *weight, const float *bias,
+                    size_t n, size_t in_dim, size_t out_dim) {
+    linear_rows(out, in, weight, 1, bias, n, in_dim, out_dim);
+}
+
+void linear_forward_t(float *out, const float *in, const float *weight_t, const float *bias,
+                      size_t n, size_t in_dim, size_t out_dim) {
+    linear_rows(out, in, weight_t, 0, bias, n, in_dim, out_dim);
+}
+
+void transpose(float *out, const float *in, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) out[j * rows + i] = in[i * cols + j];
 }
 
 size_t conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad) {

@@ -18,6 +18,11 @@ void linear_forward(float *out, const float *in, const float *weight, const floa
                     size_t n, size_t in_dim, size_t out_dim);
 void linear_forward_ref(float *out, const float *in, const float *weight, const float *bias,
                         size_t n, size_t in_dim, size_t out_dim);
+/* The same with the weight stored transposed, weight_t[IN, OUT] (the faster form). */
+void linear_forward_t(float *out, const float *in, const float *weight_t, const float *bias,
+                      size_t n, size_t in_dim, size_t out_dim);
+/* out[cols, rows] = in[rows, cols]^T */
+void transpose(float *out, const float *in, size_t rows, size_t cols);
 
 /* Output size of a convolution along one axis. */
 size_t conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad);
@@ -41,6 +46,14 @@ void winograd_weights(float *u, const float *weight, size_t oc, size_t ic);
 size_t winograd_scratch_floats(size_t ic, size_t oc, size_t h, size_t w);
 void conv2d_winograd(float *out, float *scratch, const float *in, const float *u,
                      const float *bias, size_t ic, size_t h, size_t w, size_t oc);
+
+/* The same by F(4x4, 3x3) (see winograd4.c): 4x fewer multiply-adds than conv2d_forward, with
+ * transform coefficients up to 8 (so a little more rounding). u[36, OC, IC]. */
+size_t winograd4_weight_floats(size_t oc, size_t ic);
+void winograd4_weights(float *u, const float *weight, size_t oc, size_t ic);
+size_t winograd4_scratch_floats(size_t ic, size_t oc, size_t h, size_t w);
+void conv2d_winograd4(float *out, float *scratch, const float *in, const float *u,
+                      const float *bias, size_t ic, size_t h, size_t w, size_t oc);
 
 /* --- normalisation and activations ---------------------------------------------------- */
 

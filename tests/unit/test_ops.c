@@ -33,13 +33,20 @@ static void test_linear(void **state) {
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         size_t n = cases[c][0], in = cases[c][1], out = cases[c][2];
         float *x = rand_array(n * in), *w = rand_array(out * in), *b = rand_array(out);
+        float *wt = malloc(out * in * sizeof *wt);
         float *got = malloc(n * out * sizeof *got), *want = malloc(n * out * sizeof *want);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             linear_forward(got, x, w, with_bias ? b : NULL, n, in, out);
             linear_forward_ref(want, x, w, with_bias ? b : NULL, n, in, out);
             assert_int_equal(compare_arrays("linear", got, want, n * out, 1e-5), 0);
+            /* the transposed-weight form: the same products */
+            transpose(wt, w, out, in);
+            for (size_t o = 0; o < out; o++)
+                for (size_t i = 0; i < in; i++) assert_true(wt[i * out + o] == w[o * in + i]);
+            linear_forward_t(got, x, wt, with_bias ? b : NULL, n, in, out);
+            assert_int_equal(compare_arrays("linear_t", got, want, n * out, 1e-5), 0);
         }
-        free(x), free(w), free(b), free(got), free(want);
+        free(x), free(w), free(wt), free(b), free(got), free(want);
     }
 }
 
@@ -62,27 +69,41 @@ static void test_conv2d(void **state) {
     }
 }
 
-/* Winograd F(2x2, 3x3) against the plain-loop conv, odd sizes included (a part tile at the
- * right and bottom edges) */
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) against the plain-loop conv, odd sizes included (part
+ * tiles at the right and bottom edges, part groups of 4 tiles) */
 static void test_conv2d_winograd(void **state) {
     (void)state;
     /* ic, h, w, oc */
-    size_t cases[][4] = {{3, 16, 16, 8}, {5, 7, 9, 4}, {16, 4, 4, 16}, {8, 1, 1, 3},
-                         {2, 3, 5, 6},   {32, 32, 32, 32}, {4, 2, 37, 5}};
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        size_t ic = cases[c][0], h = cases[c][1], w = cases[c][2], oc = cases[c][3];
-        float *x = rand_array(ic * h * w), *wt = rand_array(oc * ic * 9), *b = rand_array(oc);
-        float *u = malloc(winograd_weight_floats(oc, ic) * sizeof *u);
-        float *scratch = malloc(winograd_scratch_floats(ic, oc, h, w) * sizeof *scratch);
-        float *got = malloc(oc * h * w * sizeof *got), *want = malloc(oc * h * w * sizeof *want);
-        winograd_weights(u, wt, oc, ic);
-        conv2d_winograd(got, scratch, x, u, b, ic, h, w, oc);
-        conv2d_forward_ref(want, x, wt, b, ic, h, w, oc, 3, 1, 1);
-        char what[64];
-        snprintf(what, sizeof what, "conv2d_winograd ic=%zu %zux%zu oc=%zu", ic, h, w, oc);
-        assert_int_equal(compare_arrays(what, got, want, oc * h * w, 1e-5), 0);
-        free(x), free(wt), free(b), free(u), free(scratch), free(got), free(want);
-    }
+    size_t cases[][4] = {{3, 16, 16, 8}, {5, 7, 9, 4},     {16, 4, 4, 16}, {8, 1, 1, 3},
+                         {2, 3, 5, 6},   {32, 32, 32, 32}, {4, 2, 37, 5},  {6, 13, 21, 7},
+                         {3, 5, 512, 2}};
+    for (int tile = 2; tile <= 4; tile += 2)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            size_t ic = cases[c][0], h = cases[c][1], w = cases[c][2], oc = cases[c][3];
+            float *x = rand_array(ic * h * w), *wt = rand_array(oc * ic * 9), *b = rand_array(oc);
+            size_t nu = tile == 2 ? winograd_weight_floats(oc, ic) : winograd4_weight_floats(oc, ic);
+            size_t ns = tile == 2 ? winograd_scratch_floats(ic, oc, h, w)
+                                  : winograd4_scratch_floats(ic, oc, h, w);
+            float *u = malloc(nu * sizeof *u), *scratch = malloc(ns * sizeof *scratch);
+            float *got = malloc(oc * h * w * sizeof *got), *want = malloc(oc * h * w * sizeof *want);
+            if (tile == 2) {
+                winograd_weights(u, wt, oc, ic);
+                conv2d_winograd(got, scratch, x, u, b, ic, h, w, oc);
+            } else {
+                winograd4_weights(u, wt, oc, ic);
+                conv2d_winograd4(got, scratch, x, u, b, ic, h, w, oc);
+            }
+            conv2d_forward_ref(want, x, wt, b, ic, h, w, oc, 3, 1, 1);
+            char what[80];
+            snprintf(what, sizeof what, "conv2d_winograd F(%dx%d) ic=%zu %zux%zu oc=%zu", tile,
+                     tile, ic, h, w, oc);
+            /* F(4x4)'s transforms carry coefficients up to 8 and 16/15, which scale float32's
+             * rounding by ~10x over F(2x2) (here: 5e-5 against 6e-6 on 288-term sums of size
+             * ~6); a wrong coefficient or a misplaced tile is off by 1e-2 and more */
+            double tol = tile == 2 ? 1e-5 : 1e-4;
+            assert_int_equal(compare_arrays(what, got, want, oc * h * w, tol), 0);
+            free(x), free(wt), free(b), free(u), free(scratch), free(got), free(want);
+        }
 }
 
 /* attention_forward against the double-precision reference on both paths: the fused 8-lane
