@@ -31,7 +31,10 @@ typedef struct unet_lane {
     float *t1, *t2;              /* [B, A] scratch */
     float *col;                  /* [COL] one conv's im2col or Winograd scratch */
     float *tok, *nrm, *q, *k, *v, *att; /* [B, N*C] pixel tokens (N*C <= TOKC) */
-    float *kc, *vc;              /* [B, T, C] text keys and values */
+    float *kv_cache;             /* [layers][2][B, T, Cmax] every cross-attention's K and V */
+    float *text_seen;            /* [B, T, D] the text they were made from */
+    int kv_valid;                /* kv_cache holds text_seen's keys and values */
+    int kv_reuse;                /* this forward reads them (its text is text_seen) */
     float *ffh;                  /* [B, N, 8C] GEGLU projection */
     float *ffg;                  /* [B, N, 4C] GEGLU output */
     float *probs;                /* [slots, PROBS] one head's attention scratch per thread */
@@ -52,6 +55,8 @@ typedef struct run_sizes {
     size_t tokc;   /* largest N*C inside an attention block */
     size_t probs;
     size_t cmax;
+    size_t kv_cache; /* floats per image: 2 T Cmax per cross-attention layer */
+    size_t text;     /* T D */
     size_t skips[MAX_SKIPS];
     size_t n_skips;
 } run_sizes;
@@ -129,7 +134,7 @@ size_t xattn_model_attention_layers(const xattn_model *m, xattn_attention_layer 
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
+static void run_plan(const unet_config *c, size_t n_tokens, size_t n_layers, run_sizes *s) {
     memset(s, 0, sizeof *s);
     size_t n = c->n_blocks, kmax = max_sz(3, max_sz(c->conv_in_kernel, c->conv_out_kernel));
     for (size_t i = 0; i < n; i++) {
@@ -150,6 +155,8 @@ static void run_plan(const unet_config *c, size_t n_tokens, run_sizes *s) {
             s->probs = max_sz(s->probs, attention_scratch_floats(hw, max_sz(hw, n_tokens), boc));
         }
     }
+    s->kv_cache = n_layers * 2 * n_tokens * s->cmax;
+    s->text = n_tokens * c->cross_attention_dim;
     /* the skip connections: conv_in, then every resnet(+attention) and downsampler output */
     s->skips[s->n_skips++] = c->block_out_channels[0] * c->sample_size * c->sample_size;
     for (size_t i = 0; i < n; i++) {
@@ -169,13 +176,13 @@ static size_t lane_carve(unet_lane *l, float *mem, const run_sizes *s, const une
         b * s->act, b * s->act, b * s->act, b * s->act,             /* x y t1 t2 */
         s->col,                                                     /* col */
         b * s->tokc, b * s->tokc, b * s->tokc, b * s->tokc, b * s->tokc, b * s->tokc,
-        b * T * s->cmax, b * T * s->cmax,                           /* kc vc */
         b * 8 * s->tokc, b * 4 * s->tokc,                           /* ffh ffg */
         slots * s->probs, b * c0, b * ted, b * ted, b * s->cmax, b * T,
+        b * s->kv_cache, b * s->text,                               /* kv_cache text_seen */
     };
     float **at[] = {&l->x, &l->y, &l->t1, &l->t2, &l->col, &l->tok, &l->nrm, &l->q, &l->k,
-                    &l->v, &l->att, &l->kc, &l->vc, &l->ffh, &l->ffg, &l->probs, &l->tproj,
-                    &l->temb, &l->temb_act, &l->tres, &l->key_bias};
+                    &l->v, &l->att, &l->ffh, &l->ffg, &l->probs, &l->tproj,
+                    &l->temb, &l->temb_act, &l->tres, &l->key_bias, &l->kv_cache, &l->text_seen};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         if (mem) *at[i] = mem + total;
@@ -187,6 +194,7 @@ static size_t lane_carve(unet_lane *l, float *mem, const run_sizes *s, const une
         total += b * s->skips[i];
     }
     l->slots = slots;
+    l->kv_valid = 0; /* newly carved: nothing cached */
     return total;
 }
 
@@ -223,7 +231,7 @@ xattn_status xattn_unet_run_new(const xattn_model *m, size_t batch, size_t n_tok
     if (r && lanes) {
         r->u = u, r->batch = batch, r->n_tokens = n_tokens, r->threads = threads;
         r->lanes = lanes, r->n_split = n_split;
-        run_plan(&u->cfg, n_tokens, &r->sizes);
+        run_plan(&u->cfg, n_tokens, n_layers, &r->sizes);
         total = max_sz(use_lanes(r, 1, 1), use_lanes(r, n_split, 1)); /* both layouts fit */
         r->mem = malloc(total * sizeof(float));
     }
@@ -356,11 +364,13 @@ static void resnet_forward(unet_lane *l, const resnet_w *rn, float *out, const f
 static void attention_module(unet_lane *l, const attention_w *a, float *out, const float *x,
                              size_t n, const float *kv, size_t m, const float *key_bias,
                              const float *key_scale, attention_probs_fn probs_fn, float *k,
-                             float *v) {
+                             float *v, int kv_ready) {
     size_t c = a->to_q.out, b_n = l->batch;
     run_linear(l, l->q, x, &a->to_q, b_n * n);
-    run_linear(l, k, kv, &a->to_k, b_n * m);
-    run_linear(l, v, kv, &a->to_v, b_n * m);
+    if (!kv_ready) {
+        run_linear(l, k, kv, &a->to_k, b_n * m);
+        run_linear(l, v, kv, &a->to_v, b_n * m);
+    }
     l->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
     attention_forward_scaled(l->att, l->probs, l->q, k, v, key_bias, key_scale, b_n, n, m,
                              a->heads, a->head_dim, probs_fn, l);
@@ -392,12 +402,15 @@ static void transformer_forward(unet_lane *l, const transformer2d_w *t, float *x
         /* self-attention over the pixel tokens */
         layer_norm_forward(l->nrm, l->tok, tb->norm1.gamma, tb->norm1.beta, bn, c, 1e-5f);
         attention_module(l, &tb->attn1, l->t1, l->nrm, n, l->nrm, n, NULL, NULL, NULL, l->k,
-                         l->v);
+                         l->v, 0);
         add_inplace(l->tok, l->t1, bn * c);
         /* cross-attention: Q from the pixels, K and V from the text */
         layer_norm_forward(l->nrm, l->tok, tb->norm2.gamma, tb->norm2.beta, bn, c, 1e-5f);
+        /* the text's K and V are the same at every step: made once per text, then reused */
+        size_t kv_n = l->batch * T * r->sizes.cmax;
+        float *kc = l->kv_cache + l->cur_layer * 2 * kv_n, *vc = kc + kv_n;
         attention_module(l, &tb->attn2, l->t1, l->nrm, n, text, T, l->key_bias, l->token_scale,
-                         r->attention_fn ? cross_attention_probs : NULL, l->kc, l->vc);
+                         r->attention_fn ? cross_attention_probs : NULL, kc, vc, l->kv_reuse);
         l->cur_layer++;
         add_inplace(l->tok, l->t1, bn * c);
         /* GEGLU feed-forward */
@@ -456,6 +469,11 @@ static void lane_forward(unet_lane *l, const float *sample, float timestep, cons
     observe(l, "time_embedding", l->temb, ted, 1, 1);
     memcpy(l->temb_act, l->temb, B * ted * sizeof(float));
     silu_inplace(l->temb_act, B * ted);
+
+    size_t text_n = B * T * c->cross_attention_dim;
+    l->kv_reuse = l->kv_valid && memcmp(l->text_seen, text, text_n * sizeof(float)) == 0;
+    if (!l->kv_reuse) memcpy(l->text_seen, text, text_n * sizeof(float));
+    l->kv_valid = 1; /* by the end of this forward */
 
     for (size_t i = 0; i < B * T; i++) l->key_bias[i] = mask ? (1.0f - mask[i]) * -10000.0f : 0.0f;
 

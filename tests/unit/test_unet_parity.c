@@ -4,6 +4,7 @@
  * (batch 2, 7 text tokens, the second row with 2 padding tokens) and recorded every module's
  * output. The observer compares each intermediate as the C forward produces it; the noise
  * prediction must be within 1e-4 max abs. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,12 +21,14 @@
 
 typedef struct check {
     const st_file *ref;
+    int off; /* a pass on other inputs: nothing to compare */
     size_t compared, failed;
     int saw_noise_pred;
 } check;
 
 static void on_intermediate(const char *name, const float *data, const size_t shape[4], void *user) {
     check *c = user;
+    if (c->off) return;
     const st_tensor *t = st_find(c->ref, name);
     if (!t) return; /* names the reference did not record (e.g. time_proj in older dumps) */
     size_t n = shape[0] * shape[1] * shape[2] * shape[3];
@@ -59,19 +62,34 @@ static void run_parity(const char *model_name) {
 
     xattn_unet_run *run = NULL;
     assert_int_equal(xattn_unet_run_new(m, batch, n_tokens, &run, &err), XATTN_OK);
-    check c = {ref, 0, 0, 0};
+    check c = {ref, 0, 0, 0, 0};
     xattn_unet_set_observer(run, on_intermediate, &c);
-    float *pred = malloc(n_sample * sizeof *pred);
-    /* twice: the second forward reuses the planned memory and must give the same answer */
-    for (int pass = 0; pass < 2; pass++) {
-        printf("%s, pass %d\n", model_name, pass + 1);
+    float *pred = malloc(n_sample * sizeof *pred), *first = malloc(n_sample * sizeof *first);
+    float *other = malloc(n_text * sizeof *other);
+    for (size_t i = 0; i < n_text; i++) other[i] = 0.5f * text[i] + 0.1f;
+    /* the second forward reuses the planned memory (and the text's keys and values) and must
+     * give the same answer; then other text, whose prediction must differ (the cached keys and
+     * values are not reused for it); then the first text again, matching the reference */
+    for (int pass = 0; pass < 4; pass++) {
+        printf("%s, pass %d%s\n", model_name, pass + 1, pass == 2 ? " (other text)" : "");
         c.compared = c.failed = 0;
-        assert_int_equal(xattn_unet_forward(run, sample, timestep[0], text, mask, pred, &err), XATTN_OK);
+        c.off = pass == 2;
+        assert_int_equal(xattn_unet_forward(run, sample, timestep[0], pass == 2 ? other : text, mask,
+                                            pred, &err), XATTN_OK);
+        if (pass == 0) memcpy(first, pred, n_sample * sizeof *pred);
+        if (pass == 2) {
+            double diff = 0.0;
+            for (size_t i = 0; i < n_sample; i++) diff = fmax(diff, fabs((double)pred[i] - first[i]));
+            printf("%s: other text changes noise_pred by up to %.3g\n", model_name, diff);
+            assert_true(diff > 1e-3);
+            continue;
+        }
         printf("%s: %zu intermediates compared, %zu failed\n", model_name, c.compared, c.failed);
         assert_true(c.saw_noise_pred);
         assert_true(c.compared >= 10);
         assert_int_equal(c.failed, 0);
     }
+    free(first), free(other);
     free(pred), free(sample), free(timestep), free(text), free(mask);
     xattn_unet_run_free(run);
     st_close(ref);
