@@ -31,6 +31,14 @@ size_t attention_scratch_floats(size_t n, size_t m, size_t dh) {
 #pragma GCC target("avx2,fma")
 #include "ops/vec_avx2.h"
 
+/* keys j .. j+7's bias, -inf past M (their e^x is 0) */
+static inline __m256 key_bias8(const float *bias, size_t j, size_t m) {
+    if (j + 8 <= m) return bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
+    float bb[8];
+    for (int t = 0; t < 8; t++) bb[t] = j + (size_t)t >= m ? -INFINITY : bias ? bias[j + (size_t)t] : 0.0f;
+    return _mm256_loadu_ps(bb);
+}
+
 /* One (image, head): out[i, :dh] (row stride ld) = softmax(q_i K^T * scale + bias) V for the
  * N rows of q (row stride ld); k, v: [M, dh] with row stride ld. scratch: (dh + 8) * M8 floats;
  * probs, if not NULL, receives P [N, M] as the sgemm path holds it (after any key_scale).
@@ -54,26 +62,46 @@ static void attention_head_fused(float *out, float *probs, const float *q, const
         /* s[r, j] = q_r . k_j * scale + bias[j]: 8 keys to a vector, one vector per row */
         __m256 rmax[FUSED_ROWS];
         for (int r = 0; r < FUSED_ROWS; r++) rmax[r] = _mm256_set1_ps(-INFINITY);
-        for (size_t j = 0; j < m8; j += 8) {
+        size_t kj = 0;
+        for (kj = 0; kj + 16 <= m8; kj += 16) /* 4 rows x 16 keys at a time: 6 loads per 8 FMAs */
+            for (int r0 = 0; r0 < FUSED_ROWS; r0 += 4) {
+                const float *q0 = qr[r0], *q1 = qr[r0 + 1], *q2 = qr[r0 + 2], *q3 = qr[r0 + 3];
+                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00,
+                       a21 = a00, a30 = a00, a31 = a00;
+                for (size_t d = 0; d < dh; d++) {
+                    __m256 k0 = _mm256_loadu_ps(kt + d * m8 + kj), k1 = _mm256_loadu_ps(kt + d * m8 + kj + 8);
+                    __m256 b0 = _mm256_broadcast_ss(q0 + d), b1 = _mm256_broadcast_ss(q1 + d);
+                    __m256 b2 = _mm256_broadcast_ss(q2 + d), b3 = _mm256_broadcast_ss(q3 + d);
+                    a00 = _mm256_fmadd_ps(b0, k0, a00), a01 = _mm256_fmadd_ps(b0, k1, a01);
+                    a10 = _mm256_fmadd_ps(b1, k0, a10), a11 = _mm256_fmadd_ps(b1, k1, a11);
+                    a20 = _mm256_fmadd_ps(b2, k0, a20), a21 = _mm256_fmadd_ps(b2, k1, a21);
+                    a30 = _mm256_fmadd_ps(b3, k0, a30), a31 = _mm256_fmadd_ps(b3, k1, a31);
+                }
+                __m256 lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
+                __m256 blo = key_bias8(bias, kj, m), bhi = key_bias8(bias, kj + 8, m);
+                for (int r = 0; r < 4; r++) {
+                    __m256 x0 = _mm256_fmadd_ps(lo[r], vscale, blo), x1 = _mm256_fmadd_ps(hi[r], vscale, bhi);
+                    rmax[r0 + r] = _mm256_max_ps(rmax[r0 + r], _mm256_max_ps(x0, x1));
+                    _mm256_storeu_ps(s + (size_t)(r0 + r) * m8 + kj, x0);
+                    _mm256_storeu_ps(s + (size_t)(r0 + r) * m8 + kj + 8, x1);
+                }
+            }
+        for (; kj < m8; kj += 8) { /* a last 8 keys: 8 rows x 8 keys */
             __m256 acc[FUSED_ROWS];
 #pragma GCC unroll 8
             for (int r = 0; r < FUSED_ROWS; r++) acc[r] = _mm256_setzero_ps();
             for (size_t d = 0; d < dh; d++) {
-                __m256 kv = _mm256_loadu_ps(kt + d * m8 + j);
+                __m256 kv = _mm256_loadu_ps(kt + d * m8 + kj);
 #pragma GCC unroll 8
                 for (int r = 0; r < FUSED_ROWS; r++)
                     acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[r] + d), kv, acc[r]);
             }
-            /* bias, and -inf on the padding keys past M (their e^x is 0) */
-            float bb[8];
-            for (int t = 0; t < 8; t++)
-                bb[t] = j + (size_t)t >= m ? -INFINITY : bias ? bias[j + (size_t)t] : 0.0f;
-            __m256 b = _mm256_loadu_ps(bb);
+            __m256 b = key_bias8(bias, kj, m);
 #pragma GCC unroll 8
             for (int r = 0; r < FUSED_ROWS; r++) {
                 __m256 x = _mm256_fmadd_ps(acc[r], vscale, b);
                 rmax[r] = _mm256_max_ps(rmax[r], x);
-                _mm256_storeu_ps(s + (size_t)r * m8 + j, x);
+                _mm256_storeu_ps(s + (size_t)r * m8 + kj, x);
             }
         }
         /* s[r, j] = e^(s[r, j] - max_r); sum_r of them (P's normalisation, applied to the output) */
@@ -101,27 +129,36 @@ static void attention_head_fused(float *out, float *probs, const float *q, const
         }
         /* out_r = sum_j s[r, j] v_j, 16 columns of the head at a time for 4 rows */
         for (int r0 = 0; r0 < FUSED_ROWS && i0 + (size_t)r0 < n; r0 += 4) {
-            const float *sr = s + (size_t)r0 * m8;
+            const float *s0 = s + (size_t)r0 * m8, *s1 = s0 + m8, *s2 = s1 + m8, *s3 = s2 + m8;
             for (size_t c = 0; c < dh; c += 16) {
-                int two = c + 16 <= dh; /* a last chunk of 8 columns when dh % 16 == 8 */
-                __m256 a0[4], a1[4];
-#pragma GCC unroll 4
-                for (int r = 0; r < 4; r++) a0[r] = a1[r] = _mm256_setzero_ps();
-                for (size_t j = 0; j < m; j++) {
-                    __m256 v0 = _mm256_loadu_ps(v + j * ld + c);
-                    __m256 v1 = two ? _mm256_loadu_ps(v + j * ld + c + 8) : v0;
-#pragma GCC unroll 4
-                    for (int r = 0; r < 4; r++) {
-                        __m256 p = _mm256_broadcast_ss(sr + (size_t)r * m8 + j);
-                        a0[r] = _mm256_fmadd_ps(p, v0, a0[r]);
-                        a1[r] = _mm256_fmadd_ps(p, v1, a1[r]);
+                /* eight named accumulators, so that they stay in registers */
+                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00,
+                       a21 = a00, a30 = a00, a31 = a00;
+                if (c + 16 <= dh) {
+                    for (size_t j = 0; j < m; j++) {
+                        __m256 v0 = _mm256_loadu_ps(v + j * ld + c), v1 = _mm256_loadu_ps(v + j * ld + c + 8);
+                        __m256 p0 = _mm256_broadcast_ss(s0 + j), p1 = _mm256_broadcast_ss(s1 + j);
+                        __m256 p2 = _mm256_broadcast_ss(s2 + j), p3 = _mm256_broadcast_ss(s3 + j);
+                        a00 = _mm256_fmadd_ps(p0, v0, a00), a01 = _mm256_fmadd_ps(p0, v1, a01);
+                        a10 = _mm256_fmadd_ps(p1, v0, a10), a11 = _mm256_fmadd_ps(p1, v1, a11);
+                        a20 = _mm256_fmadd_ps(p2, v0, a20), a21 = _mm256_fmadd_ps(p2, v1, a21);
+                        a30 = _mm256_fmadd_ps(p3, v0, a30), a31 = _mm256_fmadd_ps(p3, v1, a31);
+                    }
+                } else { /* a last chunk of 8 columns when dh % 16 == 8 */
+                    for (size_t j = 0; j < m; j++) {
+                        __m256 v0 = _mm256_loadu_ps(v + j * ld + c);
+                        a00 = _mm256_fmadd_ps(_mm256_broadcast_ss(s0 + j), v0, a00);
+                        a10 = _mm256_fmadd_ps(_mm256_broadcast_ss(s1 + j), v0, a10);
+                        a20 = _mm256_fmadd_ps(_mm256_broadcast_ss(s2 + j), v0, a20);
+                        a30 = _mm256_fmadd_ps(_mm256_broadcast_ss(s3 + j), v0, a30);
                     }
                 }
+                __m256 lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
                 for (int r = 0; r < 4 && i0 + (size_t)(r0 + r) < n; r++) {
                     float *o = out + (i0 + (size_t)(r0 + r)) * ld + c;
                     __m256 norm = _mm256_set1_ps(inv[r0 + r]);
-                    _mm256_storeu_ps(o, _mm256_mul_ps(a0[r], norm));
-                    if (two) _mm256_storeu_ps(o + 8, _mm256_mul_ps(a1[r], norm));
+                    _mm256_storeu_ps(o, _mm256_mul_ps(lo[r], norm));
+                    if (c + 16 <= dh) _mm256_storeu_ps(o + 8, _mm256_mul_ps(hi[r], norm));
                 }
             }
         }
