@@ -177,20 +177,34 @@ DEFINE_KERNELS(avx2, v8f, v8i, 8)
 #pragma GCC pop_options
 #endif
 
-static int portable_only; /* vec_set_portable */
+static int level_cap = VEC_AVX512; /* vec_set_level */
 
-/* whether to take the 8-lane path (benign race: every thread computes the same value) */
-static int use_avx2(void) {
+/* the widest path this CPU has (benign race: every thread computes the same value) */
+static int cpu_level(void) {
 #ifdef XATTN_HAVE_AVX2_PATH
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return avx2 && !portable_only;
+    static int level = -1;
+    if (level < 0) {
+        int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        level = !avx2 ? VEC_PORTABLE : __builtin_cpu_supports("avx512f") ? VEC_AVX512 : VEC_AVX2;
+    }
+    return level;
 #else
-    return 0;
+    return VEC_PORTABLE;
 #endif
 }
 
-void vec_set_portable(int portable) { portable_only = portable; }
+int vec_level(void) { return cpu_level() < level_cap ? cpu_level() : level_cap; }
+
+/* whether to take the 8-lane path */
+static int use_avx2(void) { return vec_level() >= VEC_AVX2; }
+
+void vec_set_level(int level) {
+    level_cap = level < VEC_PORTABLE ? VEC_PORTABLE : level > VEC_AVX512 ? VEC_AVX512 : level;
+}
+
+void vec_set_portable(int portable) { vec_set_level(portable ? VEC_PORTABLE : VEC_AVX512); }
+
+int vec_have_avx512(void) { return vec_level() >= VEC_AVX512; }
 
 #ifdef XATTN_HAVE_AVX2_PATH
 #define DISPATCH(NAME, ...) (use_avx2() ? NAME##_avx2(__VA_ARGS__) : NAME##_sse(__VA_ARGS__))

@@ -102,7 +102,9 @@ static int bench_generate(int argc, char **argv) {
     size_t rows = guided ? 2 : 1, img_n = (size_t)info.in_channels * info.sample_size * info.sample_size;
     float *x = calloc(rows * img_n, sizeof *x), *out = calloc(rows * img_n, sizeof *out);
     float *text = calloc(rows * T * p->dim, sizeof *text);
+    /* the second forward's count: from then on the text's keys and values are reused */
     if (xattn_unet_run_new(m, rows, T, &run, &err) != XATTN_OK ||
+        xattn_unet_forward(run, x, 500.0f, text, NULL, out, &err) != XATTN_OK ||
         xattn_unet_forward(run, x, 500.0f, text, NULL, out, &err) != XATTN_OK) {
         fprintf(stderr, "xattn_bench: %s\n", err.msg);
         return 1;
