@@ -5,6 +5,9 @@ U-Net's GFLOP/s against cblas_sgemm's rate on a large product measured in the sa
 how far the two images are apart (the same seed draws the same noise in both).
 
     tools/bench.sh [--model DIR] [--prompt FILE] [--steps N] [--threads T] [--runs K]
+
+The two programs run in K alternating rounds (one process each per round: a warm-up, then one
+timed sampling), and the ratio printed is the median of the rounds' ratios.
 """
 import argparse
 import json
@@ -40,7 +43,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--cfg", type=float, default=7.5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5, help="alternating rounds")
     ap.add_argument("--build", default="build")
     args = ap.parse_args()
     os.chdir(ROOT)
@@ -48,16 +51,19 @@ def main():
     py = os.path.join(ROOT, ".venv", "bin", "python")
     common = ["-m", args.model, "-p", args.prompt, "--steps", str(args.steps), "--cfg", str(args.cfg)]
 
+    # Rounds alternate the two programs, so a drift in the machine's speed (seen here: 2x within
+    # minutes) reaches both alike; each round is one process of each, one warm-up and one timed
+    # sampling, and the ratio is the median of the rounds' ratios.
     sgemm, _ = run([bench, "sgemm", "-t", str(args.threads), "-n", "1024"])
-    ours, ours_rss = run([bench, "generate", *common, "-t", str(args.threads), "--runs", str(args.runs)])
-    theirs, theirs_rss, best = None, 0.0, None
+    rounds, ours_rss, theirs_rss = [], 0.0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(max(1, args.runs - 1)):
-            r, rss = run([py, os.path.join("tools", "reference_pipeline.py"), *common,
-                          "--threads", str(args.threads), "-s", "0", "-o", os.path.join(tmp, "ref.png")])
+        for _ in range(args.runs):
+            ours, rss = run([bench, "generate", *common, "-t", str(args.threads), "--runs", "1"])
+            ours_rss = max(ours_rss, rss)
+            theirs, rss = run([py, os.path.join("tools", "reference_pipeline.py"), *common,
+                               "--threads", str(args.threads), "-s", "0", "-o", os.path.join(tmp, "ref.png")])
             theirs_rss = max(theirs_rss, rss)
-            if best is None or r["seconds_per_image"] < best:
-                best, theirs = r["seconds_per_image"], r
+            rounds.append((ours, theirs))
         subprocess.run([xattn, "generate", *common, "-t", str(args.threads), "-s", "0", "--quiet",
                         "-o", os.path.join(tmp, "ours.png")], check=True)
         from PIL import Image
@@ -67,15 +73,20 @@ def main():
         b = np.asarray(Image.open(os.path.join(tmp, "ref.png")), np.int16)
         pixel_diff = int(np.abs(a - b).max())
 
-    ratio = theirs["seconds_per_image"] / ours["seconds_per_image"]
+    ratios = [t["seconds_per_image"] / o["seconds_per_image"] for o, t in rounds]
+    median = sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]
+    ours, theirs = rounds[median]
     print(f"model {args.model}, prompt {args.prompt}, {args.steps} steps, cfg {args.cfg}, "
-          f"{args.threads} threads, batch 1")
-    print(f"{'':10} {'s/image':>9} {'peak RSS MB':>12}")
-    print(f"{'xattn':10} {ours['seconds_per_image']:9.3f} {ours_rss:12.1f}")
-    print(f"{'diffusers':10} {theirs['seconds_per_image']:9.3f} {theirs_rss:12.1f}")
-    print(f"xattn is {ratio:.2f}x faster per image, peak memory {ours_rss / theirs_rss:.3f} of diffusers'")
-    print(f"U-Net {ours['unet_gflops']:.2f} GFLOP/s ({ours['flops_per_forward'] / 1e6:.1f} MFLOP per "
-          f"forward) vs cblas_sgemm {sgemm['sgemm_gflops']:.2f} GFLOP/s on 1024^3: "
+          f"{args.threads} threads, batch 1, {args.runs} alternating rounds")
+    print(f"{'round':>5} {'xattn s/image':>14} {'diffusers s/image':>18} {'ratio':>7}")
+    for i, ((o, t), r) in enumerate(zip(rounds, ratios)):
+        print(f"{i + 1:5d} {o['seconds_per_image']:14.3f} {t['seconds_per_image']:18.3f} {r:6.2f}x")
+    print(f"xattn is {ratios[median]:.2f}x faster per image (median round; rounds "
+          f"{min(ratios):.2f}x to {max(ratios):.2f}x)")
+    print(f"peak RSS: xattn {ours_rss:.1f} MB, diffusers {theirs_rss:.1f} MB "
+          f"({ours_rss / theirs_rss:.3f} of diffusers')")
+    print(f"U-Net {ours['unet_gflops']:.2f} GFLOP/s in the median round ({ours['flops_per_forward'] / 1e6:.1f} "
+          f"MFLOP per forward) vs cblas_sgemm {sgemm['sgemm_gflops']:.2f} GFLOP/s on 1024^3: "
           f"{100 * ours['unet_gflops'] / sgemm['sgemm_gflops']:.0f}%")
     print(f"same seed, max pixel difference xattn vs diffusers: {pixel_diff}/255")
 

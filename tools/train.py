@@ -88,7 +88,8 @@ def load_images(data_dir, records):
 
 def load_embeddings(data_dir, captions):
     """float16 [U, MAX_TOKENS, 384] for the U unique captions, their lengths, and each image's
-    caption index; encoded once with all-MiniLM-L6-v2 (encode_prompt.encode) into a cache."""
+    caption index; encoded once with all-MiniLM-L6-v2 (encode_prompt.encode_many: padded
+    batches, within 1e-5 of encoding one caption at a time) into a cache."""
     path = os.path.join(data_dir, "captions-minilm.npz")
     unique = sorted(set(captions))
     if os.path.exists(path):
@@ -96,14 +97,14 @@ def load_embeddings(data_dir, captions):
         if z["emb"].shape[1] == MAX_TOKENS and list(z["captions"]) == unique:
             index = {c: i for i, c in enumerate(unique)}
             return z["emb"], z["lengths"], np.array([index[c] for c in captions], np.int64)
-    from encode_prompt import encode
+    from encode_prompt import encode_many
 
     log(f"encoding {len(unique)} unique captions")
     emb = np.zeros((len(unique), MAX_TOKENS, 384), np.float16)
     lengths = np.zeros(len(unique), np.int64)
     t0, cut = time.time(), 0
     for start in range(0, len(unique), 256):
-        for j, (e, _tokens) in enumerate(encode(unique[start:start + 256])):
+        for j, (e, _tokens) in enumerate(encode_many(unique[start:start + 256])):
             n = min(len(e), MAX_TOKENS)
             cut += len(e) > MAX_TOKENS
             emb[start + j, :n] = e[:n]
