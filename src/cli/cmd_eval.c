@@ -139,6 +139,7 @@ static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
 typedef struct tally {
     size_t images[EVAL_N_CATEGORIES], passed[EVAL_N_CATEGORIES];
     size_t total, total_passed, exact; /* exact: truth mode's exact detections */
+    size_t pairs_asked, pairs_drawn;   /* held-out colour-shape pairs (eval_holdout_pairs) */
 } tally;
 
 /* The mean of the category scores over the categories with images. */
@@ -151,6 +152,11 @@ static double overall_score(const tally *t) {
         n++;
     }
     return n ? sum / n : 0.0;
+}
+
+/* The fraction of the held-out colour-shape pairs asked for that were drawn (0 when none were). */
+static double pairs_score(const tally *t) {
+    return t->pairs_asked ? (double)t->pairs_drawn / (double)t->pairs_asked : 0.0;
 }
 
 /* Rounds to 6 decimals so that floats print as written (7.5, 0.3). */
@@ -173,7 +179,16 @@ static int add_scores(cJSON *j, const tally *t) {
             !cJSON_AddNumberToObject(o, "images", (double)t->images[c]))
             return 0;
     }
-    return cJSON_AddNumberToObject(j, "overall", tidy(overall_score(t))) &&
+    cJSON *pairs = cJSON_AddObjectToObject(j, "holdout_pairs");
+    if (!pairs) return 0;
+    cJSON *drawn = t->pairs_asked ? cJSON_CreateNumber(tidy(pairs_score(t))) : cJSON_CreateNull();
+    if (!drawn || !cJSON_AddItemToObject(pairs, "score", drawn)) {
+        cJSON_Delete(drawn);
+        return 0;
+    }
+    return cJSON_AddNumberToObject(pairs, "drawn", (double)t->pairs_drawn) &&
+           cJSON_AddNumberToObject(pairs, "asked", (double)t->pairs_asked) &&
+           cJSON_AddNumberToObject(j, "overall", tidy(overall_score(t))) &&
            cJSON_AddNumberToObject(j, "passed", (double)t->total_passed) &&
            cJSON_AddNumberToObject(j, "images", (double)t->total) != NULL;
 }
@@ -196,7 +211,11 @@ static int add_verdict(cJSON *j, const char *prompt, const eval_spec *spec, int 
     return 1;
 }
 
-static void count_verdict(tally *t, const eval_spec *spec, int pass) {
+static void count_verdict(tally *t, const eval_spec *spec, const eval_detection *det, int pass) {
+    size_t asked, drawn;
+    eval_holdout_pairs(spec, det, &asked, &drawn);
+    t->pairs_asked += asked;
+    t->pairs_drawn += drawn;
     t->images[spec->category]++;
     t->passed[spec->category] += (size_t)pass;
     t->total++;
@@ -238,7 +257,7 @@ static int run_truth(const adherence_args *g) {
         char reason[EVAL_REASON_LEN], why[EVAL_REASON_LEN];
         int pass = eval_score(&spec, &det, reason, sizeof reason);
         int exact = eval_detection_matches_truth(&det, &scene, why, sizeof why);
-        count_verdict(&tl, &spec, pass);
+        count_verdict(&tl, &spec, &det, pass);
         tl.exact += (size_t)exact;
         if (!g->json) {
             cJSON *j = cJSON_CreateObject();
@@ -273,9 +292,10 @@ static int run_truth(const adherence_args *g) {
         if (!cli_print_json(j)) goto out_of_memory;
     }
     if (!g->s.quiet)
-        fprintf(stderr, "scored %zu truth images: overall %.4f, detector exact on %zu (%.4f) (%.1f s)\n",
-                tl.total, overall_score(&tl), tl.exact, (double)tl.exact / (double)tl.total,
-                cli_now() - start);
+        fprintf(stderr, "scored %zu truth images: overall %.4f, held-out pairs drawn %.4f (%zu/%zu), "
+                "detector exact on %zu (%.4f) (%.1f s)\n",
+                tl.total, overall_score(&tl), pairs_score(&tl), tl.pairs_drawn, tl.pairs_asked,
+                tl.exact, (double)tl.exact / (double)tl.total, cli_now() - start);
     code = CLI_EXIT_OK;
     goto done;
 out_of_memory:
@@ -386,7 +406,7 @@ static int run_prompts(const adherence_args *g) {
             if (eval_detect(rgb, size, size, NULL, &det, &err) != XATTN_OK) goto library_error;
             char reason[EVAL_REASON_LEN], path[4200] = "";
             int pass = eval_score(&p->spec, &det, reason, sizeof reason);
-            count_verdict(&tl, &p->spec, pass);
+            count_verdict(&tl, &p->spec, &det, pass);
             if (g->out) {
                 snprintf(path, sizeof path, "%s/%04zu-%d.png", g->out, i, seed);
                 if (save_image(g, path, p, seed, rgb, size) != 0) goto done;
@@ -426,8 +446,9 @@ static int run_prompts(const adherence_args *g) {
         }
     }
     if (!g->s.quiet)
-        fprintf(stderr, "scored %zu images (%zu prompts x %d seeds): overall %.4f (%.1f s)\n",
-                tl.total, set.n, g->seeds, overall_score(&tl), cli_now() - start);
+        fprintf(stderr, "scored %zu images (%zu prompts x %d seeds): overall %.4f, held-out pairs "
+                "drawn %.4f (%zu/%zu) (%.1f s)\n", tl.total, set.n, g->seeds, overall_score(&tl),
+                pairs_score(&tl), tl.pairs_drawn, tl.pairs_asked, cli_now() - start);
     code = CLI_EXIT_OK;
     goto done;
 

@@ -166,6 +166,20 @@ static int matches(const eval_object_spec *o, const eval_object *d) {
            (o->size < 0 || (int)d->size == o->size);
 }
 
+void eval_holdout_pairs(const eval_spec *spec, const eval_detection *det, size_t *asked,
+                        size_t *drawn) {
+    *asked = *drawn = 0;
+    for (size_t i = 0; i < spec->n_objects; i++) {
+        const eval_object_spec *o = &spec->objects[i];
+        if (o->color < 0 || !world_is_holdout_pair((world_color)o->color, o->shape)) continue;
+        eval_object_spec pair = {o->shape, o->color, -1, o->count};
+        int n = 0;
+        for (size_t k = 0; k < det->n_objects; k++) n += matches(&pair, &det->objects[k]);
+        (*asked)++;
+        *drawn += n >= o->count;
+    }
+}
+
 /* " (circles seen: a large blue circle, ...)" for the objects of o's shape that do not match. */
 static void others_of_shape(const eval_object_spec *o, const eval_detection *det, char *buf,
                             size_t len) {

@@ -61,6 +61,12 @@ xattn_status eval_spec_check(const eval_spec *s, const char *where, xattn_error 
  * found 1"; several joined by "; ") in reason [reason_len] (may be NULL). */
 int eval_score(const eval_spec *spec, const eval_detection *det, char *reason, size_t reason_len);
 
+/* The held-out colour-shape pairs (world_is_holdout_pair) a prompt asks for, and whether each
+ * was drawn: *asked = the descriptions whose colour and shape form a held-out pair, *drawn = those
+ * of them that the detection holds at least `count` times (colour and shape; size ignored). */
+void eval_holdout_pairs(const eval_spec *spec, const eval_detection *det, size_t *asked,
+                        size_t *drawn);
+
 /* subject <rel> object for centres in world pixels (fractional): world_relation_holds' rule. */
 int eval_relation_holds(world_relation rel, const double subject[2], const double object[2]);
 

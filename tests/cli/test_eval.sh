@@ -113,6 +113,14 @@ for d in set setn; do
         for field in '"mode":"truth"' '"overall":1,' '"images":60' '"detector_exact":1,' '"detector_exact_images":60'; do
             case "$j" in *"$field"*) ;; *) fail "truth $d --json lacks $field: ${j:0:300}" ;; esac
         done
+        # every holdout scene names a held-out pair, and the truth draws it; the train split none
+        if [ "$d" = setn ]; then
+            echo "$j" | grep -Eq '"holdout_pairs":\{"score":1,"drawn":([6-9][0-9]|[1-9][0-9]{2}),"asked":\1\}' &&
+                ok "truth setn: held-out pairs all drawn" || fail "truth setn holdout_pairs: ${j:0:400}"
+        else
+            case "$j" in *'"holdout_pairs":{"score":null,"drawn":0,"asked":0}'*) ok "truth set: no held-out pairs" ;;
+                *) fail "truth set holdout_pairs: ${j:0:400}" ;; esac
+        fi
     fi
 done
 # a broken record: exit 1 naming the line

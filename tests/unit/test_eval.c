@@ -486,6 +486,34 @@ static void test_scoring_by_hand(void **state) {
     expect_score(&s, 1, NULL);
 }
 
+/* The held-out-pair count: only descriptions with a held-out colour and shape are asked; a pair
+ * is drawn when enough objects of its colour and shape are found, whatever their size. */
+static void test_holdout_pairs(void **state) {
+    (void)state;
+    fill(white);
+    rect(20, 3, 8, 8, RGB(WORLD_YELLOW)); /* a yellow square: held out */
+    disc(6, 16, 4, 0, RGB(WORLD_RED));
+    detect_or_fail(img, S, S, &det);
+    CHECK(det.n_objects == 2, "%zu objects", det.n_objects);
+    eval_object_spec objs[2] = {{WORLD_SQUARE, WORLD_YELLOW, WORLD_SMALL, 1}, {WORLD_CIRCLE, WORLD_RED, -1, 1}};
+    eval_spec s = make_spec(EVAL_TWO, 2, objs);
+    size_t asked, drawn;
+    eval_holdout_pairs(&s, &det, &asked, &drawn);
+    CHECK(asked == 1 && drawn == 1, "yellow square + red circle: asked %zu drawn %zu, want 1 1", asked, drawn);
+    objs[0].count = 2; /* two yellow squares asked, one drawn */
+    s = make_spec(EVAL_COUNT, 1, objs);
+    eval_holdout_pairs(&s, &det, &asked, &drawn);
+    CHECK(asked == 1 && drawn == 0, "2 yellow squares: asked %zu drawn %zu, want 1 0", asked, drawn);
+    eval_object_spec missing[2] = {{WORLD_TRIANGLE, WORLD_RED, -1, 1}, {WORLD_RING, WORLD_BLUE, -1, 1}};
+    s = make_spec(EVAL_TWO, 2, missing);
+    eval_holdout_pairs(&s, &det, &asked, &drawn);
+    CHECK(asked == 2 && drawn == 0, "red triangle + blue ring: asked %zu drawn %zu, want 2 0", asked, drawn);
+    eval_object_spec any_colour = {WORLD_SQUARE, -1, -1, 1};
+    s = make_spec(EVAL_SINGLE, 1, &any_colour);
+    eval_holdout_pairs(&s, &det, &asked, &drawn);
+    CHECK(asked == 0 && drawn == 0, "a square of any colour: asked %zu drawn %zu, want 0 0", asked, drawn);
+}
+
 static void test_relation_rule_is_the_worlds(void **state) {
     (void)state;
     size_t checked = 0;
@@ -730,6 +758,7 @@ int main(void) {
         cmocka_unit_test(test_scoring_by_hand),       cmocka_unit_test(test_relation_rule_is_the_worlds),
         cmocka_unit_test(test_detect_errors_and_sizes), cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_truth_folder),          cmocka_unit_test(test_detect_labels),
+        cmocka_unit_test(test_holdout_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
