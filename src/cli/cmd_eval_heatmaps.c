@@ -47,6 +47,10 @@ static const char heatmaps_usage[] =
     "      --steps N          schedule steps, 1..1000 (int(N * S) of them run)  default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
     "      --threshold T      tau on the normalised map, in [0, 1)             default 0.4\n"
+    "      --heat-layers SPEC cross-attention layers to average: all, down, mid, up,\n"
+    "                         PLACE:SIDE (e.g. up:16) or layer indices         default all\n"
+    "      --heat-heads SPEC  heads to average: all, or indices and ranges     default all\n"
+    "      --heat-steps A:B   sampling steps to sum (A:B, A:, :B, A or all)    default all\n"
     "      --generated        sample each prompt from noise instead of denoising its image;\n"
     "                         a word's object is what the adherence detector finds\n"
     "      --seeds K          images per prompt, seeds S .. S+K-1, 1..1000      default 1\n"
@@ -57,7 +61,7 @@ static const char heatmaps_usage[] =
     "  -h, --help             show this help\n";
 
 enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_STRENGTH, OPT_THRESHOLD, OPT_GENERATED, OPT_SEEDS,
-       OPT_JSON, OPT_HELP };
+       OPT_JSON, OPT_LAYERS, OPT_HEADS, OPT_STEPS_RANGE, OPT_HELP };
 
 static const cli_option heatmaps_options[] = {
     {'m', "model", 1, SAMPLING_OPT_MODEL},     {0, "prompts", 1, OPT_PROMPTS},
@@ -66,7 +70,8 @@ static const cli_option heatmaps_options[] = {
     {'s', "seed", 1, SAMPLING_OPT_SEED},       {'t', "threads", 1, SAMPLING_OPT_THREADS},
     {0, "generated", 0, OPT_GENERATED},        {0, "seeds", 1, OPT_SEEDS},
     {0, "json", 0, OPT_JSON},                  {'q', "quiet", 0, SAMPLING_OPT_QUIET},
-    {'h', "help", 0, OPT_HELP},
+    {0, "heat-layers", 1, OPT_LAYERS},         {0, "heat-heads", 1, OPT_HEADS},
+    {0, "heat-steps", 1, OPT_STEPS_RANGE},     {'h', "help", 0, OPT_HELP},
 };
 
 typedef struct heat_args {
@@ -76,6 +81,9 @@ typedef struct heat_args {
     int generated; /* --generated: sample from noise, score against detected objects */
     int seeds;     /* images per prompt */
     int json;
+    const char *layers, *heads; /* --heat-layers, --heat-heads specs, or NULL = all */
+    const char *steps_spec;     /* --heat-steps as given, or NULL = all */
+    int step_begin, step_end;
 } heat_args;
 
 /* Returns -1 to continue, else the exit code. */
@@ -115,6 +123,17 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
         case OPT_GENERATED: g->generated = 1; break;
         case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds); break;
         case OPT_JSON: g->json = 1; break;
+        case OPT_LAYERS: g->layers = value; break;
+        case OPT_HEADS: g->heads = value; break;
+        case OPT_STEPS_RANGE: {
+            xattn_error err = {0};
+            if (xattn_heatmap_parse_steps(value, &g->step_begin, &g->step_end, &err) != XATTN_OK) {
+                cli_error("%s: %s", name, err.msg);
+                bad = 1;
+            }
+            g->steps_spec = value;
+            break;
+        }
         default: break;
         }
         if (bad) return CLI_EXIT_USAGE;
@@ -127,6 +146,12 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
     if (!g->generated && (double)g->strength * g->s.params.steps < 1.0) {
         cli_error("--strength: %g x %d steps runs no step (raise --strength or --steps)",
                   (double)g->strength, g->s.params.steps);
+        return CLI_EXIT_USAGE;
+    }
+    int runs = g->generated ? g->s.params.steps : (int)((double)g->strength * g->s.params.steps);
+    if (g->steps_spec && g->step_begin >= runs) {
+        cli_error("--heat-steps: starts at step %d, but %d steps run (0..%d)", g->step_begin, runs,
+                  runs - 1);
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -517,6 +542,20 @@ static int run_heatmaps(const heat_args *g) {
     }
     xattn_heatmap_params hp;
     xattn_heatmap_params_init(&hp);
+    if (g->steps_spec) {
+        hp.step_begin = g->step_begin;
+        hp.step_end = g->step_end;
+    }
+    const char *bad_spec = NULL;
+    if (g->layers && xattn_heatmap_parse_layers(model, g->layers, &hp.layers, &err) != XATTN_OK)
+        bad_spec = "--heat-layers";
+    else if (g->heads && xattn_heatmap_parse_heads(model, g->heads, &hp.heads, &err) != XATTN_OK)
+        bad_spec = "--heat-heads";
+    if (bad_spec) {
+        cli_error("%s: %s", bad_spec, err.msg);
+        code = CLI_EXIT_USAGE;
+        goto done;
+    }
     int show = !g->s.quiet && isatty(STDERR_FILENO);
     double start = cli_now();
     size_t n_runs = n_lines * (size_t)g->seeds;
@@ -619,6 +658,9 @@ static int run_heatmaps(const heat_args *g) {
                  cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
                  cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) &&
                  cJSON_AddNumberToObject(j, "threshold", tidy((double)g->threshold)) &&
+                 cJSON_AddStringToObject(j, "heat_layers", g->layers ? g->layers : "all") &&
+                 cJSON_AddStringToObject(j, "heat_heads", g->heads ? g->heads : "all") &&
+                 cJSON_AddStringToObject(j, "heat_steps", g->steps_spec ? g->steps_spec : "all") &&
                  cJSON_AddNumberToObject(j, "seed", (double)g->s.params.seed) &&
                  cJSON_AddNumberToObject(j, "seeds", g->seeds) && add_mious(j, &total, 1);
         if (ok && g->generated)

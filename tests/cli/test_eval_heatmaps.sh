@@ -46,7 +46,37 @@ if run json 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --strength 
     [ -z "$bad" ] && ok json || fail "json: $bad"
 fi
 
+# --heat-layers / --heat-heads / --heat-steps: "all" scores as the default; one layer, head and
+# step scores differently, and the JSON names the selection
+miou() { grep -o '"overall_miou":[^,]*' "$1"; }
+if run sel_default 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --json -q; then
+    cp "$T/stdout" "$T/sel_default.json"
+    if run sel_all 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --json -q \
+           --heat-layers all --heat-heads all --heat-steps all; then
+        cp "$T/stdout" "$T/sel_all.json"
+        if run sel_one 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --json -q \
+               --heat-layers 0 --heat-heads 0 --heat-steps 1:2; then
+            bad=""
+            [ "$(miou "$T/sel_all.json")" = "$(miou "$T/sel_default.json")" ] ||
+                bad="'all' $(miou "$T/sel_all.json") differs from the default $(miou "$T/sel_default.json")"
+            [ "$(miou "$T/stdout")" != "$(miou "$T/sel_all.json")" ] ||
+                bad="layer 0, head 0, step 1 scores as all do: $(miou "$T/stdout")"
+            for key in '"heat_layers":"0"' '"heat_heads":"0"' '"heat_steps":"1:2"'; do
+                grep -q "$key" "$T/stdout" || bad="lacks $key: $(head -c 400 "$T/stdout")"
+            done
+            grep -q '"heat_layers":"all","heat_heads":"all","heat_steps":"all"' "$T/sel_default.json" ||
+                bad="the default does not name the selection 'all'"
+            [ -z "$bad" ] && ok selection || fail "selection: $bad"
+        fi
+    fi
+fi
+
 # command lines: exit 2
+expect_error bad-layers 2 "--heat-layers: " eval heatmaps -m "$M" --prompts "$P" --heat-layers side:99
+expect_error bad-heads 2 "--heat-heads: " eval heatmaps -m "$M" --prompts "$P" --heat-heads 99
+expect_error bad-steps 2 "--heat-steps: " eval heatmaps -m "$M" --prompts "$P" --heat-steps 3:1
+expect_error steps-past-end 2 "--heat-steps: starts at step 5, but 4 steps run" \
+    eval heatmaps -m "$M" --prompts "$P" --steps 8 --strength 0.5 --heat-steps 5:
 expect_error no-model 2 "-m: missing" eval heatmaps --prompts "$P"
 expect_error no-prompts 2 "--prompts: missing" eval heatmaps -m "$M"
 expect_error strength-0 2 "--strength: 0: must be in (0, 1]" eval heatmaps -m "$M" --prompts "$P" --strength 0
