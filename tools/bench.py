@@ -2,7 +2,9 @@
 """The benchmark: xattn against the diffusers pipeline, in one run, on one model folder, prompt,
 step count and thread count. Prints seconds per image, the ratio, the peak memory of each, the
 U-Net's GFLOP/s against cblas_sgemm's rate on a large product measured in the same run, and
-how far the two images are apart (the same seed draws the same noise in both).
+how far the two images are apart (the same seed draws the same noise in both); then what heatmap
+capture costs xattn (the same generation without capture, with an accumulator as --heatmaps, and
+keeping every step as --html, interleaved in one process).
 
     tools/bench.sh [--model DIR] [--prompt FILE] [--steps N] [--threads T] [--runs K]
 
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("--cfg", type=float, default=7.5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5, help="alternating rounds")
+    ap.add_argument("--capture-runs", type=int, default=5, help="interleaved capture rounds (0: skip)")
     ap.add_argument("--build", default="build")
     args = ap.parse_args()
     os.chdir(ROOT)
@@ -89,6 +92,12 @@ def main():
           f"MFLOP per forward) vs cblas_sgemm {sgemm['sgemm_gflops']:.2f} GFLOP/s on 1024^3: "
           f"{100 * ours['unet_gflops'] / sgemm['sgemm_gflops']:.0f}%")
     print(f"same seed, max pixel difference xattn vs diffusers: {pixel_diff}/255")
+    if args.capture_runs > 0:
+        cap, _ = run([bench, "capture", *common, "-t", str(args.threads), "--runs", str(args.capture_runs)])
+        plain = sorted(r[0] for r in cap["rounds"])
+        print(f"heatmap capture: {100 * (cap['heatmaps_ratio'] - 1):+.1f}% with --heatmaps, "
+              f"{100 * (cap['keep_steps_ratio'] - 1):+.1f}% keeping every step (--html); median of "
+              f"{args.capture_runs} interleaved rounds, {plain[len(plain) // 2]:.3f} s/image without")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@
  *   xattn_bench generate -m MODEL -p PROMPT [-t THREADS] [--steps N] [--cfg S] [--runs K]
  *       seconds per image of xattn_generate (after one untimed warm-up run), best of K runs,
  *       and the U-Net's GFLOP/s over those runs (matrix-product FLOPs / U-Net time).
+ *   xattn_bench capture -m MODEL -p PROMPT [-t THREADS] [--steps N] [--cfg S] [--runs K]
+ *       the cost of heatmap capture: K rounds, each one xattn_generate without capture, one with
+ *       a heatmaps accumulator (as --heatmaps) and one that also keeps every step (as --html),
+ *       after one untimed warm-up; prints each round's seconds and the median round's ratios.
  * Each prints one JSON object on stdout. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -138,10 +142,80 @@ static int bench_generate(int argc, char **argv) {
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int bench_capture(int argc, char **argv) {
+    const char *model = opt(argc, argv, "-m", NULL), *prompt = opt(argc, argv, "-p", NULL);
+    if (!model || !prompt) {
+        fprintf(stderr, "xattn_bench capture: -m MODEL and -p PROMPT are required\n");
+        return 2;
+    }
+    xattn_error err = {0};
+    xattn_model *m = NULL;
+    xattn_prompt *p = NULL;
+    if (xattn_model_load(model, &m, &err) != XATTN_OK || xattn_prompt_load(prompt, &p, &err) != XATTN_OK) {
+        fprintf(stderr, "xattn_bench: %s\n", err.msg);
+        return 1;
+    }
+    xattn_generate_params gp;
+    xattn_generate_params_init(&gp);
+    gp.threads = atoi(opt(argc, argv, "-t", "1"));
+    gp.steps = atoi(opt(argc, argv, "--steps", "20"));
+    gp.cfg = (float)atof(opt(argc, argv, "--cfg", "7.5"));
+    int runs = atoi(opt(argc, argv, "--runs", "5"));
+    if (runs < 1 || runs > 1000) runs = 5;
+    xattn_model_info info;
+    xattn_model_get_info(m, &info);
+    float *img = malloc((size_t)info.out_channels * info.sample_size * info.sample_size * sizeof *img);
+    double *sec = calloc(3 * (size_t)runs, sizeof *sec); /* [round][plain, heatmaps, steps kept] */
+    double *ratio = calloc(2 * (size_t)runs, sizeof *ratio);
+    if (!img || !sec || !ratio) return 1;
+    for (int r = -1; r < runs; r++) { /* round -1: warm-up */
+        for (int mode = 0; mode < 3; mode++) {
+            xattn_heatmaps *h = NULL;
+            xattn_heatmap_params hp;
+            xattn_heatmap_params_init(&hp);
+            hp.keep_steps = mode == 2;
+            if (mode > 0 && xattn_heatmaps_new(m, p, &hp, &h, &err) != XATTN_OK) {
+                fprintf(stderr, "xattn_bench: %s\n", err.msg);
+                return 1;
+            }
+            gp.heatmaps = h;
+            double t0 = now();
+            if (xattn_generate(m, p, NULL, &gp, img, &err) != XATTN_OK) {
+                fprintf(stderr, "xattn_bench: %s\n", err.msg);
+                return 1;
+            }
+            double dt = now() - t0;
+            xattn_heatmaps_free(h);
+            if (r >= 0) sec[3 * r + mode] = dt;
+        }
+        if (r >= 0) {
+            ratio[r] = sec[3 * r + 1] / sec[3 * r];
+            ratio[runs + r] = sec[3 * r + 2] / sec[3 * r];
+        }
+    }
+    printf("{\"rounds\": [");
+    for (int r = 0; r < runs; r++)
+        printf("%s[%.4f, %.4f, %.4f]", r ? ", " : "", sec[3 * r], sec[3 * r + 1], sec[3 * r + 2]);
+    qsort(ratio, (size_t)runs, sizeof *ratio, cmp_double);
+    qsort(ratio + runs, (size_t)runs, sizeof *ratio, cmp_double);
+    printf("], \"heatmaps_ratio\": %.4f, \"keep_steps_ratio\": %.4f, \"steps\": %d, \"threads\": %d}\n",
+           ratio[runs / 2], ratio[runs + runs / 2], gp.steps, gp.threads);
+    free(img), free(sec), free(ratio);
+    xattn_prompt_free(p);
+    xattn_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "sgemm") == 0) return bench_sgemm(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "generate") == 0) return bench_generate(argc, argv);
-    fprintf(stderr, "usage: xattn_bench sgemm [-t T] [-n N] | generate -m MODEL -p PROMPT [-t T] "
-                    "[--steps N] [--cfg S] [--runs K]\n");
+    if (argc >= 2 && strcmp(argv[1], "capture") == 0) return bench_capture(argc, argv);
+    fprintf(stderr, "usage: xattn_bench sgemm [-t T] [-n N] | {generate|capture} -m MODEL -p PROMPT "
+                    "[-t T] [--steps N] [--cfg S] [--runs K]\n");
     return 2;
 }
