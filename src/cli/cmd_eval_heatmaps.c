@@ -33,7 +33,7 @@
 #include "world/world.h"
 
 static const char heatmaps_usage[] =
-    "usage: xattn eval heatmaps -m MODEL --prompts FILE.jsonl [options]\n"
+    "usage: xattn eval heatmaps -m MODEL (--prompts FILE.jsonl | --data DIR) [options]\n"
     "\n"
     "Denoises every line's image (a prompt file made with tools/make_eval_prompts.py\n"
     "--with-images) with its own caption, collects the cross-attention word maps and scores each\n"
@@ -43,6 +43,8 @@ static const char heatmaps_usage[] =
     "\n"
     "  -m, --model DIR        model folder (diffusers layout)\n"
     "      --prompts FILE     prompt file with image, mask, words, mask_index (docs/eval.md)\n"
+    "      --data DIR         the same as --prompts DIR/prompts.jsonl (a folder made by\n"
+    "                         tools/make_eval_prompts.py --with-images)\n"
     "      --strength S       denoising strength, in (0, 1]                     default 0.5\n"
     "      --steps N          schedule steps, 1..1000 (int(N * S) of them run)  default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
@@ -61,7 +63,7 @@ static const char heatmaps_usage[] =
     "  -h, --help             show this help\n";
 
 enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_STRENGTH, OPT_THRESHOLD, OPT_GENERATED, OPT_SEEDS,
-       OPT_JSON, OPT_LAYERS, OPT_HEADS, OPT_STEPS_RANGE, OPT_HELP };
+       OPT_JSON, OPT_LAYERS, OPT_HEADS, OPT_STEPS_RANGE, OPT_DATA, OPT_HELP };
 
 static const cli_option heatmaps_options[] = {
     {'m', "model", 1, SAMPLING_OPT_MODEL},     {0, "prompts", 1, OPT_PROMPTS},
@@ -71,12 +73,15 @@ static const cli_option heatmaps_options[] = {
     {0, "generated", 0, OPT_GENERATED},        {0, "seeds", 1, OPT_SEEDS},
     {0, "json", 0, OPT_JSON},                  {'q', "quiet", 0, SAMPLING_OPT_QUIET},
     {0, "heat-layers", 1, OPT_LAYERS},         {0, "heat-heads", 1, OPT_HEADS},
-    {0, "heat-steps", 1, OPT_STEPS_RANGE},     {'h', "help", 0, OPT_HELP},
+    {0, "heat-steps", 1, OPT_STEPS_RANGE},     {0, "data", 1, OPT_DATA},
+    {'h', "help", 0, OPT_HELP},
 };
 
 typedef struct heat_args {
     sampling_options s; /* -m, -s, --steps, --cfg, -t, -q */
     const char *prompts;
+    const char *data;         /* --data DIR: prompts = DIR/prompts.jsonl */
+    char prompts_buf[4096];
     float strength, threshold;
     int generated; /* --generated: sample from noise, score against detected objects */
     int seeds;     /* images per prompt */
@@ -106,6 +111,7 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
             return CLI_EXIT_USAGE;
         case OPT_HELP: fputs(heatmaps_usage, stdout); return CLI_EXIT_OK;
         case OPT_PROMPTS: g->prompts = value; break;
+        case OPT_DATA: g->data = value; break;
         case OPT_STRENGTH:
             bad = cli_parse_float(name, value, 0.0, &g->strength);
             if (!bad && (g->strength <= 0.0f || g->strength > 1.0f)) {
@@ -139,8 +145,23 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
         if (bad) return CLI_EXIT_USAGE;
     }
     if (sampling_options_require(&g->s, "eval heatmaps", 0) != 0) return CLI_EXIT_USAGE;
+    if (g->data && g->prompts) {
+        cli_error("--data: give --prompts FILE or --data DIR, not both");
+        return CLI_EXIT_USAGE;
+    }
+    if (g->data) {
+        size_t n = strlen(g->data);
+        while (n > 1 && g->data[n - 1] == '/') n--;
+        if (n + sizeof "/prompts.jsonl" > sizeof g->prompts_buf) {
+            cli_error("--data: %s: path too long", g->data);
+            return CLI_EXIT_USAGE;
+        }
+        snprintf(g->prompts_buf, sizeof g->prompts_buf, "%.*s/prompts.jsonl", (int)n, g->data);
+        g->prompts = g->prompts_buf;
+    }
     if (!g->prompts) {
-        cli_error("--prompts: missing: the prompt file is required (see xattn eval heatmaps --help)");
+        cli_error("--prompts: missing: the prompt file (or --data DIR) is required (see xattn eval "
+                  "heatmaps --help)");
         return CLI_EXIT_USAGE;
     }
     if (!g->generated && (double)g->strength * g->s.params.steps < 1.0) {

@@ -71,6 +71,15 @@ if run sel_default 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --js
     fi
 fi
 
+# --data DIR reads DIR/prompts.jsonl (the contract's form)
+if run data_dir 0 eval heatmaps -m "$M" --data "$T/" --steps 4 --cfg 1 --json -q; then
+    [ "$(miou "$T/stdout")" = "$(miou "$T/sel_default.json")" ] && grep -q "\"prompts_file\":\"$T/prompts.jsonl\"" "$T/stdout" &&
+        ok data_dir || fail "data_dir: --data $T/ differs from --prompts $P: $(head -c 300 "$T/stdout")"
+fi
+expect_error data-and-prompts 2 "--data: give --prompts FILE or --data DIR, not both" \
+    eval heatmaps -m "$M" --data "$T" --prompts "$P"
+expect_error data-missing 1 "$T/none/prompts.jsonl: cannot open" eval heatmaps -m "$M" --data "$T/none"
+
 # command lines: exit 2
 expect_error bad-layers 2 "--heat-layers: " eval heatmaps -m "$M" --prompts "$P" --heat-layers side:99
 expect_error bad-heads 2 "--heat-heads: " eval heatmaps -m "$M" --prompts "$P" --heat-heads 99
