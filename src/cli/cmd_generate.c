@@ -42,7 +42,7 @@ static const char generate_usage[] =
     "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)      default 0\n"
     "      --heatmaps DIR     cross-attention heatmaps: DIR/<i>-<word>.png, DIR/grid.png and\n"
     "                         DIR/heatmaps.safetensors (with --batch N: DIR/0 ... DIR/N-1)\n"
-    "      --heat-layers SPEC layers summed: all, or a comma list of down, mid, up,\n"
+    "      --heat-layers SPEC layers averaged: all, or a comma list of down, mid, up,\n"
     "                         PLACE:SIDE (e.g. up:16) and layer indices           default all\n"
     "      --heat-heads SPEC  heads averaged: all, or e.g. 0,2-3                   default all\n"
     "      --heat-steps A:B   steps summed: A .. B-1 (0 = the first); A:, :B, A   default all\n"
