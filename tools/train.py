@@ -9,7 +9,8 @@ all-MiniLM-L6-v2 caption embeddings, exported as a diffusers folder that xattn l
 State lives outside the repository (default ~/.cache/xattn-train): the dataset drawn by
 `xattn dataset`, its decoded images, the caption-embedding cache and the checkpoint. The
 checkpoint is written atomically (temporary file + rename) every --checkpoint-minutes, so a
-killed run resumes where it stopped. On a machine without the checkpoint, training continues
+killed run resumes where it stopped; SIGTERM or Ctrl-C finishes the step and writes the
+checkpoint before stopping. On a machine without the checkpoint, training continues
 from the exported weights in --out (EMA weights and training.json; the optimizer restarts). Runs on the CPU (--threads, default 1 so one core stays
 free) or on CUDA when present.
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -294,6 +296,11 @@ def main(argv=None):
         gen.set_state(ck["rng"])
         log(f"resumed at step {step} ({images_seen} images, {seconds / 3600:.2f} h)")
 
+    # SIGTERM or Ctrl-C: finish the step, write the checkpoint, stop (no export)
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.append(signum))
+
     n = len(records)
     last_ckpt, t_run, loss_avg = time.time(), time.time(), None
     positions = torch.arange(MAX_TOKENS)
@@ -335,6 +342,10 @@ def main(argv=None):
                 f"{args.batch * 50 / (time.time() - t_run):.1f} img/s, {images_seen} images, "
                 f"{seconds / 3600:.2f} h")
             t_run = time.time()
+        if stop:
+            save_checkpoint(ckpt_path, unet, ema, opt, step, images_seen, seconds, gen.get_state())
+            log(f"stopped by signal {stop[0]}: checkpoint at step {step} ({images_seen} images)")
+            return 0
         if time.time() - last_ckpt > args.checkpoint_minutes * 60 or step == args.steps:
             save_checkpoint(ckpt_path, unet, ema, opt, step, images_seen, seconds, gen.get_state())
             last_ckpt = time.time()
