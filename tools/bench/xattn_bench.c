@@ -64,24 +64,35 @@ static int on_step(int step, int n_steps, void *user) {
     return 0;
 }
 
-static int bench_generate(int argc, char **argv) {
+/* -m MODEL -p PROMPT [-t] [--steps] [--cfg]: the model, the prompt and generation parameters.
+ * Prints the error; 0, or the exit code. */
+static int load_inputs(int argc, char **argv, const char *cmd, xattn_model **m, xattn_prompt **p,
+                       xattn_generate_params *gp) {
     const char *model = opt(argc, argv, "-m", NULL), *prompt = opt(argc, argv, "-p", NULL);
     if (!model || !prompt) {
-        fprintf(stderr, "xattn_bench generate: -m MODEL and -p PROMPT are required\n");
+        fprintf(stderr, "xattn_bench %s: -m MODEL and -p PROMPT are required\n", cmd);
         return 2;
     }
     xattn_error err = {0};
-    xattn_model *m = NULL;
-    xattn_prompt *p = NULL;
-    if (xattn_model_load(model, &m, &err) != XATTN_OK || xattn_prompt_load(prompt, &p, &err) != XATTN_OK) {
+    if (xattn_model_load(model, m, &err) != XATTN_OK || xattn_prompt_load(prompt, p, &err) != XATTN_OK) {
         fprintf(stderr, "xattn_bench: %s\n", err.msg);
         return 1;
     }
+    xattn_generate_params_init(gp);
+    gp->threads = atoi(opt(argc, argv, "-t", "1"));
+    gp->steps = atoi(opt(argc, argv, "--steps", "20"));
+    gp->cfg = (float)atof(opt(argc, argv, "--cfg", "7.5"));
+    return 0;
+}
+
+static int bench_generate(int argc, char **argv) {
+    xattn_error err = {0};
+    xattn_model *m = NULL;
+    xattn_prompt *p = NULL;
     xattn_generate_params gp;
-    xattn_generate_params_init(&gp);
-    gp.threads = atoi(opt(argc, argv, "-t", "1"));
-    gp.steps = atoi(opt(argc, argv, "--steps", "20"));
-    gp.cfg = (float)atof(opt(argc, argv, "--cfg", "7.5"));
+    int code = load_inputs(argc, argv, "generate", &m, &p, &gp);
+    if (code) return code;
+    const char *model = opt(argc, argv, "-m", NULL);
     int runs = atoi(opt(argc, argv, "--runs", "3"));
     xattn_model_info info;
     xattn_model_get_info(m, &info);
@@ -90,8 +101,6 @@ static int bench_generate(int argc, char **argv) {
     /* FLOPs of one forward at the batch and token count generate uses */
     int guided = gp.cfg > 1.0f;
     size_t T = p->n_tokens;
-    xattn_model_info mi = info;
-    (void)mi;
     xattn_unet_run *run = NULL;
     if (guided) {
         /* the null prompt may be longer than the prompt: generate pads to the longer one */
@@ -148,23 +157,12 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static int bench_capture(int argc, char **argv) {
-    const char *model = opt(argc, argv, "-m", NULL), *prompt = opt(argc, argv, "-p", NULL);
-    if (!model || !prompt) {
-        fprintf(stderr, "xattn_bench capture: -m MODEL and -p PROMPT are required\n");
-        return 2;
-    }
     xattn_error err = {0};
     xattn_model *m = NULL;
     xattn_prompt *p = NULL;
-    if (xattn_model_load(model, &m, &err) != XATTN_OK || xattn_prompt_load(prompt, &p, &err) != XATTN_OK) {
-        fprintf(stderr, "xattn_bench: %s\n", err.msg);
-        return 1;
-    }
     xattn_generate_params gp;
-    xattn_generate_params_init(&gp);
-    gp.threads = atoi(opt(argc, argv, "-t", "1"));
-    gp.steps = atoi(opt(argc, argv, "--steps", "20"));
-    gp.cfg = (float)atof(opt(argc, argv, "--cfg", "7.5"));
+    int code = load_inputs(argc, argv, "capture", &m, &p, &gp);
+    if (code) return code;
     int runs = atoi(opt(argc, argv, "--runs", "5"));
     if (runs < 1 || runs > 1000) runs = 5;
     xattn_model_info info;
