@@ -134,7 +134,7 @@ typedef struct xattn_generate_params {
     xattn_sampler_kind sampler; /* default DDIM */
     float eta;                  /* DDIM eta (default 0) */
     int batch;                  /* images per call (default 1) */
-    int threads;                /* 0 = leave the BLAS default */
+    int threads;                /* OpenMP threads; 0 = OpenMP's default (one per core) */
     xattn_progress_fn progress;
     void *progress_user;
     /* Cross-attention of the conditional branch (see "Cross-attention" below); all optional. */

@@ -42,7 +42,7 @@ static const char denoise_usage[] =
     "      --cfg SCALE        classifier-free guidance scale, >= 0            default 7.5\n"
     "      --sampler NAME     ddim or ddpm                                    default ddim\n"
     "      --eta E            DDIM eta, >= 0                                  default 0\n"
-    "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)      default 0\n"
+    "  -t, --threads N        worker threads, 0..256 (0 = one per core)        default 0\n"
     "      --heatmaps DIR     cross-attention heatmaps of the steps run: DIR/<i>-<word>.png,\n"
     "                         DIR/grid.png and DIR/heatmaps.safetensors\n"
     "      --heat-layers SPEC layers averaged (see xattn generate --help)        default all\n"

@@ -58,9 +58,9 @@ static const char adherence_usage[] =
     "      --seeds K          seeds 0..K-1 per prompt, 1..1000                  default 4\n"
     "      --steps N          sampling steps, 1..1000                          default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
-    "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)       default 0\n"
+    "  -t, --threads N        worker threads, 0..256 (0 = one per core)         default 0\n"
     "      --json             one JSON object with the scores instead of lines\n"
-    "      --out DIR          also save every image as DIR/<prompt>-<seed>.png (created)\n"
+    "      --out DIR          also save every image as DIR/<line 0000..>-<seed>.png (created)\n"
     "  -q, --quiet            no progress or summary on stderr\n"
     "  -h, --help             show this help\n";
 

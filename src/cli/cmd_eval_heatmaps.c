@@ -57,7 +57,7 @@ static const char heatmaps_usage[] =
     "                         a word's object is what the adherence detector finds\n"
     "      --seeds K          images per prompt, seeds S .. S+K-1, 1..1000      default 1\n"
     "  -s, --seed N           first noise seed, 0..2^64-1                      default 0\n"
-    "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)       default 0\n"
+    "  -t, --threads N        worker threads, 0..256 (0 = one per core)         default 0\n"
     "      --json             one JSON object with the scores instead of lines\n"
     "  -q, --quiet            no progress or summary on stderr\n"
     "  -h, --help             show this help\n";

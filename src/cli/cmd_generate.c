@@ -39,7 +39,7 @@ static const char generate_usage[] =
     "      --sampler NAME     ddim or ddpm                                    default ddim\n"
     "      --eta E            DDIM eta, >= 0                                  default 0\n"
     "      --batch N          images, 1..64: writes OUT-0.png ... OUT-(N-1).png\n"
-    "  -t, --threads N        BLAS threads, 0..256 (0 = the BLAS default)      default 0\n"
+    "  -t, --threads N        worker threads, 0..256 (0 = one per core)        default 0\n"
     "      --heatmaps DIR     cross-attention heatmaps: DIR/<i>-<word>.png, DIR/grid.png and\n"
     "                         DIR/heatmaps.safetensors (with --batch N: DIR/0 ... DIR/N-1)\n"
     "      --heat-layers SPEC layers averaged: all, or a comma list of down, mid, up,\n"

@@ -15,7 +15,7 @@ static const char usage_text[] =
     "  generate   generate images from a prompt-embedding file\n"
     "  info       describe a safetensors file, a model folder, or a PNG's metadata\n"
     "  dataset    draw the procedural shapes world (images, captions, ground truth)\n"
-    "  eval       score prompt adherence on the shapes world (eval adherence)\n"
+    "  eval       score the shapes world: prompt adherence, heatmap mIoU (eval adherence |\n             eval heatmaps)\n"
     "  compare    compare two images: max/mean abs difference, PSNR, a difference image\n"
     "  denoise    denoise an input image towards a prompt (image-to-image)\n"
     "\n"
