@@ -45,7 +45,7 @@ static const char denoise_usage[] =
     "  -t, --threads N        worker threads, 0..256 (0 = one per core)        default 0\n"
     "      --heatmaps DIR     cross-attention heatmaps of the steps run: DIR/<i>-<word>.png,\n"
     "                         DIR/grid.png and DIR/heatmaps.safetensors\n"
-    "      --heat-layers SPEC layers averaged (see xattn generate --help)        default all\n"
+    "      --heat-layers SPEC layers averaged (see xattn generate --help)      default all\n"
     "      --heat-heads SPEC  heads averaged                                   default all\n"
     "      --heat-steps A:B   steps summed, 0 = the first step run            default all\n"
     "      --reweight W=F     multiply word W's cross-attention by F >= 0; repeatable\n"
