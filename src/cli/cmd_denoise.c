@@ -273,7 +273,8 @@ int cmd_denoise(int argc, char **argv) {
         cli_error("%s: sample_size %d is not a usable image size", d.s.model, info.sample_size);
         goto done;
     }
-    int heat_code = heat_options_prepare(&d.heat, in.model, in.cond, &d.s.params);
+    int steps_run = (int)((double)d.s.params.steps * d.strength); /* checked >= 1 */
+    int heat_code = heat_options_prepare(&d.heat, in.model, in.cond, steps_run, &d.s.params);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;

@@ -11,7 +11,7 @@
  * the detected objects of its shape and colour; a word whose object is not found is counted as
  * missed, not scored. Order of work: the command line (exit 2), then every input — the prompt file,
  * every embedding, image and mask, the word alignment, the model — before the first image
- * (exit 1). */
+ * (exit 1); the --heat-* selection is resolved against the model once it is loaded (exit 2). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/eval_heatmaps.h"
+#include "cli/heat_options.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
 #include "eval/detect.h"
@@ -63,7 +64,7 @@ static const char heatmaps_usage[] =
     "  -h, --help             show this help\n";
 
 enum { OPT_PROMPTS = SAMPLING_OPT_END, OPT_STRENGTH, OPT_THRESHOLD, OPT_GENERATED, OPT_SEEDS,
-       OPT_JSON, OPT_LAYERS, OPT_HEADS, OPT_STEPS_RANGE, OPT_DATA, OPT_HELP };
+       OPT_JSON, OPT_HEAT, OPT_DATA, OPT_HELP };
 
 static const cli_option heatmaps_options[] = {
     {'m', "model", 1, SAMPLING_OPT_MODEL},     {0, "prompts", 1, OPT_PROMPTS},
@@ -72,8 +73,8 @@ static const cli_option heatmaps_options[] = {
     {'s', "seed", 1, SAMPLING_OPT_SEED},       {'t', "threads", 1, SAMPLING_OPT_THREADS},
     {0, "generated", 0, OPT_GENERATED},        {0, "seeds", 1, OPT_SEEDS},
     {0, "json", 0, OPT_JSON},                  {'q', "quiet", 0, SAMPLING_OPT_QUIET},
-    {0, "heat-layers", 1, OPT_LAYERS},         {0, "heat-heads", 1, OPT_HEADS},
-    {0, "heat-steps", 1, OPT_STEPS_RANGE},     {0, "data", 1, OPT_DATA},
+    {0, "heat-layers", 1, OPT_HEAT},           {0, "heat-heads", 1, OPT_HEAT},
+    {0, "heat-steps", 1, OPT_HEAT},            {0, "data", 1, OPT_DATA},
     {'h', "help", 0, OPT_HELP},
 };
 
@@ -86,15 +87,14 @@ typedef struct heat_args {
     int generated; /* --generated: sample from noise, score against detected objects */
     int seeds;     /* images per prompt */
     int json;
-    const char *layers, *heads; /* --heat-layers, --heat-heads specs, or NULL = all */
-    const char *steps_spec;     /* --heat-steps as given, or NULL = all */
-    int step_begin, step_end;
+    heat_options heat; /* --heat-layers, --heat-heads, --heat-steps (no --heatmaps here) */
 } heat_args;
 
 /* Returns -1 to continue, else the exit code. */
 static int parse_heat_args(int argc, char **argv, heat_args *g) {
     memset(g, 0, sizeof *g);
     sampling_options_init(&g->s);
+    heat_options_init(&g->heat);
     g->strength = 0.5f;
     g->threshold = 0.4f;
     g->seeds = 1;
@@ -129,17 +129,7 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
         case OPT_GENERATED: g->generated = 1; break;
         case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds); break;
         case OPT_JSON: g->json = 1; break;
-        case OPT_LAYERS: g->layers = value; break;
-        case OPT_HEADS: g->heads = value; break;
-        case OPT_STEPS_RANGE: {
-            xattn_error err = {0};
-            if (xattn_heatmap_parse_steps(value, &g->step_begin, &g->step_end, &err) != XATTN_OK) {
-                cli_error("%s: %s", name, err.msg);
-                bad = 1;
-            }
-            g->steps_spec = value;
-            break;
-        }
+        case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
         default: break;
         }
         if (bad) return CLI_EXIT_USAGE;
@@ -167,12 +157,6 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
     if (!g->generated && (double)g->strength * g->s.params.steps < 1.0) {
         cli_error("--strength: %g x %d steps runs no step (raise --strength or --steps)",
                   (double)g->strength, g->s.params.steps);
-        return CLI_EXIT_USAGE;
-    }
-    int runs = g->generated ? g->s.params.steps : (int)((double)g->strength * g->s.params.steps);
-    if (g->steps_spec && g->step_begin >= runs) {
-        cli_error("--heat-steps: starts at step %d, but %d steps run (0..%d)", g->step_begin, runs,
-                  runs - 1);
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -562,19 +546,10 @@ static int run_heatmaps(const heat_args *g) {
         goto done;
     }
     xattn_heatmap_params hp;
-    xattn_heatmap_params_init(&hp);
-    if (g->steps_spec) {
-        hp.step_begin = g->step_begin;
-        hp.step_end = g->step_end;
-    }
-    const char *bad_spec = NULL;
-    if (g->layers && xattn_heatmap_parse_layers(model, g->layers, &hp.layers, &err) != XATTN_OK)
-        bad_spec = "--heat-layers";
-    else if (g->heads && xattn_heatmap_parse_heads(model, g->heads, &hp.heads, &err) != XATTN_OK)
-        bad_spec = "--heat-heads";
-    if (bad_spec) {
-        cli_error("%s: %s", bad_spec, err.msg);
-        code = CLI_EXIT_USAGE;
+    int runs = g->generated ? g->s.params.steps : (int)((double)g->strength * g->s.params.steps);
+    int heat_code = heat_options_params(&g->heat, model, runs, &hp);
+    if (heat_code >= 0) {
+        code = heat_code;
         goto done;
     }
     int show = !g->s.quiet && isatty(STDERR_FILENO);
@@ -679,9 +654,9 @@ static int run_heatmaps(const heat_args *g) {
                  cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
                  cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) &&
                  cJSON_AddNumberToObject(j, "threshold", tidy((double)g->threshold)) &&
-                 cJSON_AddStringToObject(j, "heat_layers", g->layers ? g->layers : "all") &&
-                 cJSON_AddStringToObject(j, "heat_heads", g->heads ? g->heads : "all") &&
-                 cJSON_AddStringToObject(j, "heat_steps", g->steps_spec ? g->steps_spec : "all") &&
+                 cJSON_AddStringToObject(j, "heat_layers", g->heat.layers ? g->heat.layers : "all") &&
+                 cJSON_AddStringToObject(j, "heat_heads", g->heat.heads ? g->heat.heads : "all") &&
+                 cJSON_AddStringToObject(j, "heat_steps", g->heat.steps ? g->heat.steps : "all") &&
                  cJSON_AddNumberToObject(j, "seed", (double)g->s.params.seed) &&
                  cJSON_AddNumberToObject(j, "seeds", g->seeds) && add_mious(j, &total, 1);
         if (ok && g->generated)

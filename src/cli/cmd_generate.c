@@ -362,7 +362,7 @@ int cmd_generate(int argc, char **argv) {
         cli_error("%s: sample_size %d is not a positive image size", g.s.model, info.sample_size);
         goto done;
     }
-    int heat_code = heat_options_prepare(&g.heat, in.model, in.cond, &g.s.params);
+    int heat_code = heat_options_prepare(&g.heat, in.model, in.cond, g.s.params.steps, &g.s.params);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;

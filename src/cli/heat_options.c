@@ -58,7 +58,7 @@ int heat_option(heat_options *o, const char *name, const char *value) {
             cli_error("%s: %s", name, err.msg);
             return -1;
         }
-        o->steps_given = 1;
+        o->steps = value;
     } else if (strcmp(name, "--reweight") == 0) {
         return parse_reweight(o, name, value);
     } else {
@@ -70,7 +70,7 @@ int heat_option(heat_options *o, const char *name, const char *value) {
 int heat_options_check(const heat_options *o) {
     if (o->dir || o->keep_steps) return -1;
     const char *orphan = o->layers ? "--heat-layers" : o->heads ? "--heat-heads"
-                         : o->steps_given ? "--heat-steps" : NULL;
+                         : o->steps ? "--heat-steps" : NULL;
     if (orphan) {
         cli_error("%s: only applies with --heatmaps DIR", orphan);
         return CLI_EXIT_USAGE;
@@ -121,8 +121,30 @@ done:
     return code;
 }
 
+int heat_options_params(const heat_options *o, const xattn_model *m, int steps_run,
+                        xattn_heatmap_params *hp) {
+    xattn_heatmap_params_init(hp);
+    hp->step_begin = o->step_begin;
+    hp->step_end = o->step_end;
+    xattn_error err = {0};
+    if (o->layers && xattn_heatmap_parse_layers(m, o->layers, &hp->layers, &err) != XATTN_OK) {
+        cli_error("--heat-layers: %s", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->heads && xattn_heatmap_parse_heads(m, o->heads, &hp->heads, &err) != XATTN_OK) {
+        cli_error("--heat-heads: %s", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (hp->step_begin >= steps_run) {
+        cli_error("--heat-steps: starts at step %d, but %d steps run (0..%d)", hp->step_begin,
+                  steps_run, steps_run - 1);
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prompt *cond,
-                         xattn_generate_params *p) {
+                         int steps_run, xattn_generate_params *p) {
     int code = build_token_scale(o, cond);
     if (code >= 0) return code;
     p->token_scale = o->token_scale;
@@ -132,25 +154,10 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
         cli_lib_error(&err);
         return CLI_EXIT_INPUT;
     }
-
     xattn_heatmap_params hp;
-    xattn_heatmap_params_init(&hp);
+    code = heat_options_params(o, m, steps_run, &hp);
+    if (code >= 0) return code;
     hp.keep_steps = o->keep_steps;
-    hp.step_begin = o->step_begin;
-    hp.step_end = o->step_end;
-    if (o->layers && xattn_heatmap_parse_layers(m, o->layers, &hp.layers, &err) != XATTN_OK) {
-        cli_error("--heat-layers: %s", err.msg);
-        return CLI_EXIT_USAGE;
-    }
-    if (o->heads && xattn_heatmap_parse_heads(m, o->heads, &hp.heads, &err) != XATTN_OK) {
-        cli_error("--heat-heads: %s", err.msg);
-        return CLI_EXIT_USAGE;
-    }
-    if (hp.step_begin >= p->steps) {
-        cli_error("--heat-steps: starts at step %d, but there are %d steps (0..%d)", hp.step_begin,
-                  p->steps, p->steps - 1);
-        return CLI_EXIT_USAGE;
-    }
     xattn_status st = xattn_heatmaps_new(m, cond, &hp, &o->heatmaps, &err);
     if (st == XATTN_ERR_VALUE) { /* the selection picks no head of the layers, or no words */
         cli_error("%s: %s", o->dir ? o->dir : "--heatmaps", err.msg);

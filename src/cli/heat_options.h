@@ -18,8 +18,8 @@ typedef struct heat_options {
     const char *dir;                  /* --heatmaps DIR, or NULL */
     int keep_steps;                   /* set by a command that wants per-step maps (--html) */
     const char *layers, *heads;       /* specs, or NULL = all */
+    const char *steps;                /* --heat-steps as given, or NULL = all */
     int step_begin, step_end;         /* --heat-steps, parsed */
-    int steps_given;
     const char *reweight[HEAT_MAX_REWEIGHTS]; /* "WORD=FACTOR" as given */
     float factor[HEAT_MAX_REWEIGHTS];
     size_t n_reweight;
@@ -38,10 +38,17 @@ int heat_option(heat_options *o, const char *name, const char *value);
 /* After parsing: options that need --heatmaps without it. Exit code, or -1 to go on. */
 int heat_options_check(const heat_options *o);
 
-/* Resolves the specs and words against the model and prompt and sets p->heatmaps and
- * p->token_scale. Exit code (2: an option does not fit the model or prompt), or -1. */
+/* Resolves --heat-layers, --heat-heads and --heat-steps against the model for a run of
+ * steps_run sampling steps (int(N x strength) when denoising) into *hp (initialised here).
+ * Exit code (2: a spec does not fit), or -1. */
+int heat_options_params(const heat_options *o, const xattn_model *m, int steps_run,
+                        xattn_heatmap_params *hp);
+
+/* Resolves the options and words against the model and prompt for a run of steps_run steps
+ * and sets p->heatmaps and p->token_scale. Exit code (2: an option does not fit the model or
+ * prompt), or -1. */
 int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prompt *cond,
-                         xattn_generate_params *p);
+                         int steps_run, xattn_generate_params *p);
 
 /* Writes every image's heatmaps: DIR for one image, DIR/<k> for image k of several.
  * images: [batch, channels, size, size] in [-1, 1], channels 1 or 3. Exit code, or -1. */

@@ -60,6 +60,10 @@ error strength_nan 2 "--strength: 'nan'" denoise "${common[@]}" -i "$I" --streng
 error strength_word 2 "--strength: 'abc'" denoise "${common[@]}" -i "$I" --strength abc -o "$T/e.png"
 error no_step 2 "runs no step" denoise "${common[@]}" -i "$I" --strength 0.1 -o "$T/e.png"
 error heat_opt_alone 2 "--heatmaps" denoise "${common[@]}" -i "$I" --strength 0.5 --heat-steps 0:2 -o "$T/e.png"
+# --heat-steps counts the int(N x strength) steps that run: here 5 of --steps 10
+error heat_steps_past_run 2 "--heat-steps: starts at step 7, but 5 steps run (0..4)" denoise "${common[@]}" \
+    -i "$I" --strength 0.5 --steps 10 --heatmaps "$T/eh" --heat-steps 7: -o "$T/e.png"
+[ -e "$T/eh" ] && fail "heat_steps_past_run: left $T/eh"
 # input errors: exit 1, no output
 error missing_image 1 "nope.png" denoise "${common[@]}" -i "$T/nope.png" --strength 0.5 -o "$T/e.png"
 printf 'not an image' >"$T/bad.png"

@@ -102,7 +102,7 @@ if run steps_syntax 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e7.p
     stderr_is steps_syntax "xattn: --heat-steps: '3:1' is an empty step range"
 fi
 if run steps_beyond 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e8.png" --heatmaps "$T/e8" --heat-steps 5:; then
-    stderr_is steps_beyond "xattn: --heat-steps: starts at step 5, but there are 2 steps"
+    stderr_is steps_beyond "xattn: --heat-steps: starts at step 5, but 2 steps run (0..1)"
 fi
 if run orphan_selection 2 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e9.png" --heat-layers up; then
     stderr_is orphan_selection "xattn: --heat-layers: only applies with --heatmaps DIR"
