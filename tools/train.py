@@ -16,7 +16,9 @@ free) or on CUDA when present.
 
 Recipe (see weights/shapes32/MODEL_CARD.md for what was tried): v-prediction on a cosine
 (squaredcos_cap_v2) schedule, min-SNR-5 loss weighting, AdamW with warm-up and cosine decay,
-EMA of the weights, 10% guidance dropout to the empty prompt.
+EMA of the weights, 10% guidance dropout to the empty prompt. --ground W adds TokenCompose's
+token loss on the cross-attention maps (grounding_loss below): each object word's attention is
+pulled onto its object's mask from the dataset's ground truth.
 """
 import argparse
 import json
@@ -121,6 +123,43 @@ def load_embeddings(data_dir, captions):
     return emb, lengths, np.array([index[c] for c in captions], np.int64)
 
 
+def load_grounding(data_dir, records):
+    """For the grounding loss: uint8 [N, MAX_TOKENS] per image, bit k set on the tokens of the
+    caption words that name object k (size, colour, shape: truth.jsonl "words"; a count group's
+    shared words name all its objects), and the masks, uint8 [N, 32, 32] (0 background, k + 1
+    object k). Cached in grounding.npy."""
+    path = os.path.join(data_dir, "grounding.npy")
+    masks = np.load(os.path.join(data_dir, "masks.npy"), mmap_mode="r")
+    if os.path.exists(path):
+        return np.load(path), masks
+    from encode_prompt import _load
+
+    tokenizer = _load()[0]
+    log(f"mapping the object words of {len(records)} captions to tokens")
+    first_tokens = {}  # caption -> token indices of each whitespace word
+    out = np.zeros((len(records), MAX_TOKENS), np.uint8)
+    for i, r in enumerate(records):
+        words = first_tokens.get(r["caption"])
+        if words is None:
+            pieces = tokenizer.convert_ids_to_tokens(tokenizer(r["caption"])["input_ids"])
+            words = []
+            for t, piece in enumerate(pieces[1:-1], 1):  # [CLS] ... [SEP]; "##" continues a word
+                if piece.startswith("##"):
+                    words[-1].append(t)
+                else:
+                    words.append([t])
+            assert len(words) == len(r["caption"].split()), r["caption"]
+            first_tokens[r["caption"]] = words
+        for k, obj in enumerate(r["objects"]):
+            for w in obj["words"]:
+                for t in words[w]:
+                    if t < MAX_TOKENS:
+                        out[i, t] |= 1 << k
+    np.save(path + ".tmp.npy", out)
+    os.replace(path + ".tmp.npy", path)
+    return out, masks
+
+
 # --------------------------------------------------------------------------------------------
 # model, schedule, checkpoint
 
@@ -135,6 +174,62 @@ def build(device):
     ema.load_state_dict(unet.state_dict())
     ema.requires_grad_(False)
     return unet, ema, DDPMScheduler(**SCHEDULE)
+
+
+class CrossAttentionProbs:
+    """Attention processor for the cross-attention layers (attn2) that computes the softmax
+    explicitly and keeps its probabilities [B, heads, HW, T] (with their gradient) in `maps`,
+    in the order the forward runs the layers, while `keep` is set. Otherwise diffusers'
+    AttnProcessor2_0. Only the plain form the trained config uses: [B, HW, C] input, no group
+    norm, no cross norm, no residual."""
+
+    def __init__(self):
+        from diffusers.models.attention_processor import AttnProcessor2_0
+
+        self.sdpa, self.keep, self.maps = AttnProcessor2_0(), False, []
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
+                 **kwargs):
+        if not self.keep:
+            return self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask, **kwargs)
+        b, n, _ = hidden_states.shape
+        q = attn.to_q(hidden_states)
+        k, v = attn.to_k(encoder_hidden_states), attn.to_v(encoder_hidden_states)
+        h, d = attn.heads, q.shape[-1] // attn.heads
+        q, k, v = (x.view(b, -1, h, d).transpose(1, 2) for x in (q, k, v))
+        scores = q @ k.transpose(-1, -2) * attn.scale                      # [B, h, HW, T]
+        if attention_mask is not None:  # the UNet's [B, 1, T] bias of -10000 on padding
+            scores = scores + attention_mask.view(b, 1, 1, -1)
+        probs = scores.softmax(-1)
+        self.maps.append(probs)
+        out = (probs @ v).transpose(1, 2).reshape(b, n, h * d)
+        return attn.to_out[1](attn.to_out[0](out))
+
+
+def grounding_loss(maps, token_objects, masks, rows):
+    """TokenCompose's token loss (Wang et al., 2024): for every token that names an object, the
+    share of its attention (mean over heads) that falls outside the object's mask, squared,
+    averaged over the tokens of `rows` (bool [B]) and over the layers in `maps`.
+    token_objects: uint8 [B, T] object bitmasks; masks: uint8 [B, 32, 32] object ids."""
+    import torch
+    import torch.nn.functional as F
+
+    bsz, t_max = token_objects.shape
+    objects = torch.stack([(masks == k + 1) for k in range(3)], 1).float()   # [B, 3, 32, 32]
+    bits = torch.stack([(token_objects >> k) & 1 for k in range(3)], -1).float()  # [B, T, 3]
+    target = torch.einsum("btk,bkhw->bthw", bits, objects).clamp(max=1)   # [B, T, 32, 32]
+    named = (token_objects > 0) & rows[:, None]                           # [B, T]
+    if not named.any():
+        return torch.zeros(())
+    losses = []
+    for p in maps:
+        a = p.mean(1)                                                     # [B, HW, T]
+        side = int(round(a.shape[1] ** 0.5))
+        m = F.adaptive_avg_pool2d(target.reshape(bsz * t_max, 1, 32, 32), side)
+        m = m.reshape(bsz, t_max, side * side).transpose(1, 2)            # [B, HW, T]
+        inside = (a * m).sum(1) / a.sum(1).clamp_min(1e-8)               # [B, T]
+        losses.append((1 - inside[named]).pow(2).mean())
+    return torch.stack(losses).mean()
 
 
 def lr_at(step, args):
@@ -212,6 +307,8 @@ def main(argv=None):
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--uncond", type=float, default=0.1, help="guidance dropout probability")
     ap.add_argument("--snr-gamma", type=float, default=5.0)
+    ap.add_argument("--ground", type=float, default=0.0,
+                    help="weight of the grounding loss on cross-attention (0 = off)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--export-every", type=int, default=0, help="also export every N steps")
@@ -268,6 +365,12 @@ def main(argv=None):
     null_mask = torch.zeros(MAX_TOKENS)
     null_mask[:len(null_emb)] = 1
     emb_t = torch.from_numpy(np.asarray(emb))  # float16, converted per batch
+    probs = None
+    if args.ground:
+        token_objects, masks = load_grounding(data_dir, records)
+        probs = CrossAttentionProbs()
+        unet.set_attn_processor({name: probs if name.endswith("attn2.processor") else
+                                 unet.attn_processors[name] for name in unet.attn_processors})
     lengths_t = torch.from_numpy(lengths)
     log(f"{len(records)} images, {len(emb)} unique captions")
 
@@ -302,7 +405,7 @@ def main(argv=None):
         signal.signal(sig, lambda signum, frame: stop.append(signum))
 
     n = len(records)
-    last_ckpt, t_run, loss_avg = time.time(), time.time(), None
+    last_ckpt, t_run, loss_avg, g_avg = time.time(), time.time(), None, None
     positions = torch.arange(MAX_TOKENS)
     while step < args.steps:
         t_step = time.time()
@@ -321,10 +424,22 @@ def main(argv=None):
         target = sched.get_velocity(x0, noise, t)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
+        if probs:
+            probs.keep, probs.maps = True, []
         pred = unet(xt, t, text.to(device), encoder_attention_mask=mask.to(device)).sample
         snr = snr_all[t]
         weight = torch.clamp(snr, max=args.snr_gamma) / (snr + 1)  # min-SNR for v-prediction
-        loss = (weight * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
+        d_loss = (weight * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
+        loss = d_loss
+        if probs:
+            probs.keep = False
+            rows = idx.numpy()
+            g_loss = grounding_loss(probs.maps, torch.from_numpy(token_objects[rows]).to(device),
+                                    torch.from_numpy(np.asarray(masks[rows])).to(device),
+                                    ~drop.to(device))
+            probs.maps = []
+            g_avg = g_loss.item() if g_avg is None else 0.98 * g_avg + 0.02 * g_loss.item()
+            loss = loss + args.ground * g_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -336,9 +451,10 @@ def main(argv=None):
         step += 1
         images_seen += args.batch
         seconds += time.time() - t_step
-        loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+        loss_avg = d_loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * d_loss.item()
         if step % 50 == 0:
-            log(f"step {step}/{args.steps} loss {loss_avg:.4f} lr {lr_at(step, args):.2e} "
+            log(f"step {step}/{args.steps} loss {loss_avg:.4f}"
+                + (f" ground {g_avg:.3f}" if g_avg is not None else "") + f" lr {lr_at(step, args):.2e} "
                 f"{args.batch * 50 / (time.time() - t_run):.1f} img/s, {images_seen} images, "
                 f"{seconds / 3600:.2f} h")
             t_run = time.time()
