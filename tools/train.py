@@ -207,10 +207,14 @@ class CrossAttentionProbs:
 
 
 def grounding_loss(maps, token_objects, masks, rows):
-    """TokenCompose's token loss (Wang et al., 2024): for every token that names an object, the
-    share of its attention (mean over heads) that falls outside the object's mask, squared,
-    averaged over the tokens of `rows` (bool [B]) and over the layers in `maps`.
-    token_objects: uint8 [B, T] object bitmasks; masks: uint8 [B, 32, 32] object ids."""
+    """TokenCompose's two grounding losses (Wang et al., 2024), each averaged over the layers in
+    `maps` and the tokens of `rows` (bool [B]) that name an object:
+      token: the share of the token's attention (mean over heads) outside its object's mask,
+             squared;
+      pixel: the binary cross-entropy between the token's attention at each pixel and the mask
+             (the mask's area fraction at the layer's resolution), averaged over the pixels.
+    token_objects: uint8 [B, T] object bitmasks; masks: uint8 [B, 32, 32] object ids.
+    Returns (token, pixel)."""
     import torch
     import torch.nn.functional as F
 
@@ -220,16 +224,18 @@ def grounding_loss(maps, token_objects, masks, rows):
     target = torch.einsum("btk,bkhw->bthw", bits, objects).clamp(max=1)   # [B, T, 32, 32]
     named = (token_objects > 0) & rows[:, None]                           # [B, T]
     if not named.any():
-        return torch.zeros(())
-    losses = []
+        return torch.zeros(()), torch.zeros(())
+    token, pixel = [], []
     for p in maps:
         a = p.mean(1)                                                     # [B, HW, T]
         side = int(round(a.shape[1] ** 0.5))
         m = F.adaptive_avg_pool2d(target.reshape(bsz * t_max, 1, 32, 32), side)
         m = m.reshape(bsz, t_max, side * side).transpose(1, 2)            # [B, HW, T]
         inside = (a * m).sum(1) / a.sum(1).clamp_min(1e-8)               # [B, T]
-        losses.append((1 - inside[named]).pow(2).mean())
-    return torch.stack(losses).mean()
+        token.append((1 - inside[named]).pow(2).mean())
+        bce = F.binary_cross_entropy(a.clamp(1e-6, 1 - 1e-6), m, reduction="none").mean(1)
+        pixel.append(bce[named].mean())                                   # bce: [B, T]
+    return torch.stack(token).mean(), torch.stack(pixel).mean()
 
 
 def lr_at(step, args):
@@ -308,7 +314,9 @@ def main(argv=None):
     ap.add_argument("--uncond", type=float, default=0.1, help="guidance dropout probability")
     ap.add_argument("--snr-gamma", type=float, default=5.0)
     ap.add_argument("--ground", type=float, default=0.0,
-                    help="weight of the grounding loss on cross-attention (0 = off)")
+                    help="weight of the grounding token loss on cross-attention (0 = off)")
+    ap.add_argument("--ground-pixel", type=float, default=0.0,
+                    help="weight of the grounding pixel loss (with --ground)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--export-every", type=int, default=0, help="also export every N steps")
@@ -405,7 +413,7 @@ def main(argv=None):
         signal.signal(sig, lambda signum, frame: stop.append(signum))
 
     n = len(records)
-    last_ckpt, t_run, loss_avg, g_avg = time.time(), time.time(), None, None
+    last_ckpt, t_run, loss_avg, g_avg, p_avg = time.time(), time.time(), None, None, None
     positions = torch.arange(MAX_TOKENS)
     while step < args.steps:
         t_step = time.time()
@@ -434,12 +442,13 @@ def main(argv=None):
         if probs:
             probs.keep = False
             rows = idx.numpy()
-            g_loss = grounding_loss(probs.maps, torch.from_numpy(token_objects[rows]).to(device),
+            g_loss, p_loss = grounding_loss(probs.maps, torch.from_numpy(token_objects[rows]).to(device),
                                     torch.from_numpy(np.asarray(masks[rows])).to(device),
                                     ~drop.to(device))
             probs.maps = []
             g_avg = g_loss.item() if g_avg is None else 0.98 * g_avg + 0.02 * g_loss.item()
-            loss = loss + args.ground * g_loss
+            p_avg = p_loss.item() if p_avg is None else 0.98 * p_avg + 0.02 * p_loss.item()
+            loss = loss + args.ground * g_loss + args.ground_pixel * p_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -454,7 +463,7 @@ def main(argv=None):
         loss_avg = d_loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * d_loss.item()
         if step % 50 == 0:
             log(f"step {step}/{args.steps} loss {loss_avg:.4f}"
-                + (f" ground {g_avg:.3f}" if g_avg is not None else "") + f" lr {lr_at(step, args):.2e} "
+                + (f" ground {g_avg:.3f} pixel {p_avg:.3f}" if g_avg is not None else "") + f" lr {lr_at(step, args):.2e} "
                 f"{args.batch * 50 / (time.time() - t_run):.1f} img/s, {images_seen} images, "
                 f"{seconds / 3600:.2f} h")
             t_run = time.time()
