@@ -16,9 +16,9 @@ free) or on CUDA when present.
 
 Recipe (see weights/shapes32/MODEL_CARD.md for what was tried): v-prediction on a cosine
 (squaredcos_cap_v2) schedule, min-SNR-5 loss weighting, AdamW with warm-up and cosine decay,
-EMA of the weights, 10% guidance dropout to the empty prompt. --ground W adds TokenCompose's
-token loss on the cross-attention maps (grounding_loss below): each object word's attention is
-pulled onto its object's mask from the dataset's ground truth.
+EMA of the weights, 10% guidance dropout to the empty prompt. --ground W and --ground-pixel W
+add TokenCompose's token and pixel losses on the cross-attention maps (grounding_loss below):
+each object word's attention is pulled onto its object's mask from the dataset's ground truth.
 """
 import argparse
 import json
@@ -136,10 +136,10 @@ def load_grounding(data_dir, records):
 
     tokenizer = _load()[0]
     log(f"mapping the object words of {len(records)} captions to tokens")
-    first_tokens = {}  # caption -> token indices of each whitespace word
+    word_tokens = {}  # caption -> token indices of each whitespace word
     out = np.zeros((len(records), MAX_TOKENS), np.uint8)
     for i, r in enumerate(records):
-        words = first_tokens.get(r["caption"])
+        words = word_tokens.get(r["caption"])
         if words is None:
             pieces = tokenizer.convert_ids_to_tokens(tokenizer(r["caption"])["input_ids"])
             words = []
@@ -149,7 +149,7 @@ def load_grounding(data_dir, records):
                 else:
                     words.append([t])
             assert len(words) == len(r["caption"].split()), r["caption"]
-            first_tokens[r["caption"]] = words
+            word_tokens[r["caption"]] = words
         for k, obj in enumerate(r["objects"]):
             for w in obj["words"]:
                 for t in words[w]:
