@@ -21,10 +21,6 @@ import os
 
 import numpy as np
 
-COLORS = {"red", "orange", "yellow", "green", "blue", "purple", "white", "black"}
-SHAPES = {"circle", "square", "triangle", "ring", "cross"}
-SHAPES |= {s + ("es" if s == "cross" else "s") for s in SHAPES}
-
 
 class CaptureProcessor:
     """Plain attention (no masks: one unpadded prompt per call) that keeps cross-attention
@@ -78,6 +74,10 @@ def main():
 
     null, _ = load_embedding(os.path.join(args.model, "null_prompt.safetensors"))
     base = os.path.dirname(args.prompts)
+    with open(os.path.join(base, "data", "world.json")) as f:  # kept by --with-images
+        world = json.load(f)
+    colors = {c["name"] for c in world["colors"]}
+    shapes = set(world["shapes"]) | set(world["shape_plurals"])
     scores = {m: {"shape": [], "color": []} for m in ("bilinear", "bicubic")}
     with open(args.prompts) as f:
         lines = [json.loads(line) for line in f]
@@ -120,7 +120,7 @@ def main():
             values = obj["mask_index"] if isinstance(obj["mask_index"], list) else [obj["mask_index"]]
             truth = np.isin(mask, values)
             for wi in obj["words"]:
-                kind = "shape" if caption[wi] in SHAPES else "color" if caption[wi] in COLORS else None
+                kind = "shape" if caption[wi] in shapes else "color" if caption[wi] in colors else None
                 if kind is None:
                     continue
                 for method, maps in acc.items():

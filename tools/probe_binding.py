@@ -16,6 +16,7 @@ whose object is one (the pairs never seen in training, as in `xattn eval adheren
     .venv/bin/python tools/probe_binding.py      # ~1 min on 2 cores
 """
 import itertools
+import json
 import os
 import sys
 
@@ -24,10 +25,13 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from encode_prompt import encode_many  # noqa: E402
 
-COLORS = ["red", "orange", "yellow", "green", "blue", "purple", "white", "black"]
-SHAPES = ["circle", "square", "triangle", "ring", "cross"]
-HELD_OUT = {("red", "triangle"), ("blue", "ring"), ("green", "cross"), ("yellow", "square"),
-            ("purple", "circle")}  # docs/shapes-world.md, "The holdout split"
+# the shapes world's vocabulary and held-out pairs, as `xattn dataset` wrote them
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "assets", "eval",
+                       "holdout200", "data", "world.json")) as _f:
+    _WORLD = json.load(_f)
+COLORS = [c["name"] for c in _WORLD["colors"]]
+SHAPES = _WORLD["shapes"]
+HELD_OUT = {(p["color"], p["shape"]) for p in _WORLD["holdout_pairs"]}
 JOINS = ["and", "with", "left of", "above"]
 
 

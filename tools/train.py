@@ -225,12 +225,14 @@ def grounding_loss(maps, token_objects, masks, rows):
     named = (token_objects > 0) & rows[:, None]                           # [B, T]
     if not named.any():
         return torch.zeros(()), torch.zeros(())
-    token, pixel = [], []
+    token, pixel, pooled = [], [], {}  # pooled: the target at each layer side, made once
     for p in maps:
         a = p.mean(1)                                                     # [B, HW, T]
         side = int(round(a.shape[1] ** 0.5))
-        m = F.adaptive_avg_pool2d(target.reshape(bsz * t_max, 1, 32, 32), side)
-        m = m.reshape(bsz, t_max, side * side).transpose(1, 2)            # [B, HW, T]
+        if side not in pooled:
+            m = F.adaptive_avg_pool2d(target.reshape(bsz * t_max, 1, 32, 32), side)
+            pooled[side] = m.reshape(bsz, t_max, side * side).transpose(1, 2)  # [B, HW, T]
+        m = pooled[side]
         inside = (a * m).sum(1) / a.sum(1).clamp_min(1e-8)               # [B, T]
         token.append((1 - inside[named]).pow(2).mean())
         bce = F.binary_cross_entropy(a.clamp(1e-6, 1 - 1e-6), m, reduction="none").mean(1)

@@ -145,7 +145,7 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
         }
     }
     /* diffusers' get_timesteps: int(steps * strength) steps run */
-    if ((int)((double)d->s.params.steps * d->strength) < 1) {
+    if (sampling_steps_run(d->s.params.steps, d->strength) < 1) {
         cli_error("--strength: %s with %d steps runs no step (needs strength * steps >= 1)",
                   d->strength_text, d->s.params.steps);
         return CLI_EXIT_USAGE;
@@ -273,8 +273,9 @@ int cmd_denoise(int argc, char **argv) {
         cli_error("%s: sample_size %d is not a usable image size", d.s.model, info.sample_size);
         goto done;
     }
-    int steps_run = (int)((double)d.s.params.steps * d.strength); /* checked >= 1 */
-    int heat_code = heat_options_prepare(&d.heat, in.model, in.cond, steps_run, &d.s.params);
+    int heat_code = heat_options_prepare(&d.heat, in.model, in.cond,
+                                         sampling_steps_run(d.s.params.steps, d.strength),
+                                         &d.s.params);
     if (heat_code >= 0) {
         code = heat_code;
         goto done;

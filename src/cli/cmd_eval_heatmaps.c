@@ -154,7 +154,7 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
                   "heatmaps --help)");
         return CLI_EXIT_USAGE;
     }
-    if (!g->generated && (double)g->strength * g->s.params.steps < 1.0) {
+    if (!g->generated && sampling_steps_run(g->s.params.steps, g->strength) < 1) {
         cli_error("--strength: %g x %d steps runs no step (raise --strength or --steps)",
                   (double)g->strength, g->s.params.steps);
         return CLI_EXIT_USAGE;
@@ -546,7 +546,7 @@ static int run_heatmaps(const heat_args *g) {
         goto done;
     }
     xattn_heatmap_params hp;
-    int runs = g->generated ? g->s.params.steps : (int)((double)g->strength * g->s.params.steps);
+    int runs = g->generated ? g->s.params.steps : sampling_steps_run(g->s.params.steps, g->strength);
     int heat_code = heat_options_params(&g->heat, model, runs, &hp);
     if (heat_code >= 0) {
         code = heat_code;

@@ -72,6 +72,10 @@ int sampling_check_null_prompt(const char *model, const xattn_model_info *info, 
     return 0;
 }
 
+int sampling_steps_run(int steps, double strength) {
+    return (int)((double)steps * strength);
+}
+
 int sampling_inputs_load(const sampling_options *o, sampling_inputs *in) {
     xattn_error err = {0};
     memset(in, 0, sizeof *in);

@@ -44,6 +44,10 @@ typedef struct sampling_inputs {
     xattn_model_info info;
 } sampling_inputs;
 
+/* The steps an image-to-image run of `steps` at `strength` runs: diffusers' int(steps *
+ * strength), in double as Python rounds it (0 when none would run). */
+int sampling_steps_run(int steps, double strength);
+
 /* Loads -p, then -n (if given), then -m, and checks that the embedding widths are the model's
  * cross_attention_dim. Prints the error; 0, or -1 (exit 1). Free with sampling_inputs_free
  * either way. */
