@@ -240,6 +240,11 @@ def grounding_loss(maps, token_objects, masks, rows):
     return torch.stack(token).mean(), torch.stack(pixel).mean()
 
 
+def running_mean(avg, x):
+    """The progress line's smoothing: an exponential mean over ~50 steps (None: none yet)."""
+    return x if avg is None else 0.98 * avg + 0.02 * x
+
+
 def lr_at(step, args):
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
@@ -444,12 +449,12 @@ def main(argv=None):
         if probs:
             probs.keep = False
             rows = idx.numpy()
-            g_loss, p_loss = grounding_loss(probs.maps, torch.from_numpy(token_objects[rows]).to(device),
-                                    torch.from_numpy(np.asarray(masks[rows])).to(device),
-                                    ~drop.to(device))
+            g_loss, p_loss = grounding_loss(probs.maps,
+                                            torch.from_numpy(token_objects[rows]).to(device),
+                                            torch.from_numpy(np.asarray(masks[rows])).to(device),
+                                            ~drop.to(device))
             probs.maps = []
-            g_avg = g_loss.item() if g_avg is None else 0.98 * g_avg + 0.02 * g_loss.item()
-            p_avg = p_loss.item() if p_avg is None else 0.98 * p_avg + 0.02 * p_loss.item()
+            g_avg, p_avg = running_mean(g_avg, g_loss.item()), running_mean(p_avg, p_loss.item())
             loss = loss + args.ground * g_loss + args.ground_pixel * p_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -462,7 +467,7 @@ def main(argv=None):
         step += 1
         images_seen += args.batch
         seconds += time.time() - t_step
-        loss_avg = d_loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * d_loss.item()
+        loss_avg = running_mean(loss_avg, d_loss.item())
         if step % 50 == 0:
             log(f"step {step}/{args.steps} loss {loss_avg:.4f}"
                 + (f" ground {g_avg:.3f} pixel {p_avg:.3f}" if g_avg is not None else "") + f" lr {lr_at(step, args):.2e} "
