@@ -16,7 +16,11 @@ free) or on CUDA when present.
 
 Recipe (see weights/shapes32/MODEL_CARD.md for what was tried): v-prediction on a cosine
 (squaredcos_cap_v2) schedule, min-SNR-5 loss weighting, AdamW with warm-up and cosine decay,
-EMA of the weights, 10% guidance dropout to the empty prompt. --ground W and --ground-pixel W
+EMA of the weights, 10% guidance dropout to the empty prompt. On 32x32 images of flat shapes
+the layout is already visible in x_t at t ~ 950, so the caption decides it only in the last
+few percent of the schedule, where min-SNR gives the loss almost no weight; --snr-floor 1
+(x0 loss weight at least 1 there) and --high-noise P (a share P of each batch drawn from
+t >= --high-from) give those steps their weight back (tools/probe_layout.py measures it). --ground W and --ground-pixel W
 add TokenCompose's token and pixel losses on the cross-attention maps (grounding_loss below):
 each object word's attention is pulled onto its object's mask from the dataset's ground truth.
 """
@@ -320,6 +324,11 @@ def main(argv=None):
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--uncond", type=float, default=0.1, help="guidance dropout probability")
     ap.add_argument("--snr-gamma", type=float, default=5.0)
+    ap.add_argument("--snr-floor", type=float, default=0.0,
+                    help="lower bound of the x0 loss weight (0: plain min-SNR; 1: truncated SNR)")
+    ap.add_argument("--high-noise", type=float, default=0.0,
+                    help="share of each batch whose timestep is drawn from [--high-from, 1000)")
+    ap.add_argument("--high-from", type=int, default=900)
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding token loss on cross-attention (0 = off)")
     ap.add_argument("--ground-pixel", type=float, default=0.0,
@@ -434,7 +443,11 @@ def main(argv=None):
         text[drop] = null
         mask[drop] = null_mask
         noise = torch.randn(x0.shape, generator=gen).to(device)
-        t = torch.randint(0, 1000, (args.batch,), generator=gen).to(device)
+        t = torch.randint(0, 1000, (args.batch,), generator=gen)
+        if args.high_noise:  # more of the steps where the layout and the colours are decided
+            high = torch.rand(args.batch, generator=gen) < args.high_noise
+            t = torch.where(high, torch.randint(args.high_from, 1000, (args.batch,), generator=gen), t)
+        t = t.to(device)
         xt = sched.add_noise(x0, noise, t)
         target = sched.get_velocity(x0, noise, t)
         for g in opt.param_groups:
@@ -443,7 +456,9 @@ def main(argv=None):
             probs.keep, probs.maps = True, []
         pred = unet(xt, t, text.to(device), encoder_attention_mask=mask.to(device)).sample
         snr = snr_all[t]
-        weight = torch.clamp(snr, max=args.snr_gamma) / (snr + 1)  # min-SNR for v-prediction
+        # the x0 loss weight clamp(snr, floor, gamma), as a weight on the v loss (|v - v'|^2 =
+        # (1 + snr) |x0 - x0'|^2): min-SNR-gamma with floor 0, truncated SNR with floor 1
+        weight = torch.clamp(snr, min=args.snr_floor, max=args.snr_gamma) / (snr + 1)
         d_loss = (weight * (pred - target).pow(2).mean(dim=(1, 2, 3))).mean()
         loss = d_loss
         if probs:
