@@ -20,9 +20,10 @@ EMA of the weights, 10% guidance dropout to the empty prompt. On 32x32 images of
 the layout is already visible in x_t at t ~ 950, so the caption decides it only in the last
 few percent of the schedule, where min-SNR gives the loss almost no weight; --snr-floor 1
 (x0 loss weight at least 1 there) and --high-noise P (a share P of each batch drawn from
-t >= --high-from) give those steps their weight back (tools/probe_layout.py measures it). --ground W and --ground-pixel W
-add TokenCompose's token and pixel losses on the cross-attention maps (grounding_loss below):
-each object word's attention is pulled onto its object's mask from the dataset's ground truth.
+t >= --high-from) give those steps their weight back (tools/probe_layout.py measures it).
+--ground W and --ground-pixel W add TokenCompose's token and pixel losses on the cross-attention
+maps (grounding_loss below): each object word's attention is pulled onto its object's mask from
+the dataset's ground truth.
 """
 import argparse
 import json
@@ -342,6 +343,9 @@ def main(argv=None):
     ap.add_argument("--bench", action="store_true")
     args = ap.parse_args(argv)
 
+    if not 0.0 <= args.high_noise <= 1.0 or not 0 <= args.high_from < 1000 or args.snr_floor < 0:
+        ap.error("--high-noise must be in [0, 1], --high-from in [0, 999], --snr-floor >= 0")
+
     import torch
 
     torch.set_num_threads(args.threads)
@@ -444,7 +448,7 @@ def main(argv=None):
         mask[drop] = null_mask
         noise = torch.randn(x0.shape, generator=gen).to(device)
         t = torch.randint(0, 1000, (args.batch,), generator=gen)
-        if args.high_noise:  # more of the steps where the layout and the colours are decided
+        if args.high_noise:  # more of the steps where the caption decides the layout
             high = torch.rand(args.batch, generator=gen) < args.high_noise
             t = torch.where(high, torch.randint(args.high_from, 1000, (args.batch,), generator=gen), t)
         t = t.to(device)
