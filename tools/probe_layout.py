@@ -17,8 +17,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
@@ -36,38 +34,32 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import torch
-    from diffusers import DDPMScheduler, UNet2DConditionModel
-    from diffusers.utils import logging as diffusers_logging
+    from diffusers import UNet2DConditionModel
     from encode_prompt import encode_many
-
-    diffusers_logging.set_verbosity_error()
+    from reference_pipeline import _pad, _quiet_diffusers, load_model, make_scheduler
 
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        import train
-
+        _quiet_diffusers()
         ck = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-        unet = UNet2DConditionModel(**train.MODEL_CONFIG)
+        unet = UNet2DConditionModel(**ck["config"]).eval()
         unet.load_state_dict(ck["ema" if args.ema else "unet"])
+        sched_config = ck["schedule"]
         source = f"{args.checkpoint} step {ck['step']} ({'EMA' if args.ema else 'raw'})"
-        sched = DDPMScheduler(**train.SCHEDULE)
     else:
-        unet = UNet2DConditionModel.from_pretrained(os.path.join(args.model, "unet"))
-        sched = DDPMScheduler.from_pretrained(os.path.join(args.model, "scheduler"))
+        unet, sched_config, _ = load_model(args.model)
         source = args.model
-    unet.eval()
+    sched = make_scheduler(sched_config, "ddpm")
     if sched.config.prediction_type != "v_prediction":
         sys.exit("probe_layout.py: the model predicts " + sched.config.prediction_type + ", not v")
     abar = sched.alphas_cumprod
 
     captions = [f"a large red square in the {c} corner" for c in CORNERS]
-    rows = encode_many(captions)
+    rows = [(torch.from_numpy(e), torch.ones(len(e))) for e, _ in encode_many(captions)]
     t_max = max(len(e) for e, _ in rows)
-    emb = torch.zeros(len(rows), t_max, 384)
-    mask = torch.zeros(len(rows), t_max)
-    for i, (e, _) in enumerate(rows):
-        emb[i, :len(e)] = torch.from_numpy(e)
-        mask[i, :len(e)] = 1
+    padded = [_pad(e, m, t_max) for e, m in rows]
+    emb = torch.stack([e for e, _ in padded])                      # [4, T, 384]
+    mask = torch.stack([m for _, m in padded])                     # [4, T]
 
     gen = torch.Generator().manual_seed(0)
     ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
