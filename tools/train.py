@@ -23,7 +23,8 @@ few percent of the schedule, where min-SNR gives the loss almost no weight; --sn
 t >= --high-from) give those steps their weight back (tools/probe_layout.py measures it).
 --ground W and --ground-pixel W add TokenCompose's token and pixel losses on the cross-attention
 maps (grounding_loss below): each object word's attention is pulled onto its object's mask from
-the dataset's ground truth.
+the dataset's ground truth; --ground-below T keeps them to the images noised to t < T (above it
+x_t holds little of the layout for the maps to find).
 """
 import argparse
 import json
@@ -330,6 +331,8 @@ def main(argv=None):
     ap.add_argument("--high-noise", type=float, default=0.0,
                     help="share of each batch whose timestep is drawn from [--high-from, 1000)")
     ap.add_argument("--high-from", type=int, default=900)
+    ap.add_argument("--ground-below", type=int, default=1000,
+                    help="grounding losses only on images noised to t < this (1000 = all)")
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding token loss on cross-attention (0 = off)")
     ap.add_argument("--ground-pixel", type=float, default=0.0,
@@ -345,6 +348,8 @@ def main(argv=None):
 
     if not 0.0 <= args.high_noise <= 1.0 or not 0 <= args.high_from < 1000 or args.snr_floor < 0:
         ap.error("--high-noise must be in [0, 1], --high-from in [0, 999], --snr-floor >= 0")
+    if not 1 <= args.ground_below <= 1000:
+        ap.error("--ground-below must be in [1, 1000]")
 
     import torch
 
@@ -471,7 +476,7 @@ def main(argv=None):
             g_loss, p_loss = grounding_loss(probs.maps,
                                             torch.from_numpy(token_objects[rows]).to(device),
                                             torch.from_numpy(np.asarray(masks[rows])).to(device),
-                                            ~drop.to(device))
+                                            ~drop.to(device) & (t < args.ground_below))
             probs.maps = []
             g_avg, p_avg = running_mean(g_avg, g_loss.item()), running_mean(p_avg, p_loss.item())
             loss = loss + args.ground * g_loss + args.ground_pixel * p_loss
