@@ -331,12 +331,12 @@ def main(argv=None):
     ap.add_argument("--high-noise", type=float, default=0.0,
                     help="share of each batch whose timestep is drawn from [--high-from, 1000)")
     ap.add_argument("--high-from", type=int, default=900)
-    ap.add_argument("--ground-below", type=int, default=1000,
-                    help="grounding losses only on images noised to t < this (1000 = all)")
     ap.add_argument("--ground", type=float, default=0.0,
                     help="weight of the grounding token loss on cross-attention (0 = off)")
     ap.add_argument("--ground-pixel", type=float, default=0.0,
                     help="weight of the grounding pixel loss (with --ground)")
+    ap.add_argument("--ground-below", type=int, default=1000,
+                    help="grounding losses only on images noised to t < this (1000 = all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--export-every", type=int, default=0, help="also export every N steps")
