@@ -5,8 +5,8 @@ prompt with two objects of different shapes and colours ("a red circle and a blu
 with `xattn generate --heatmaps` (same seed, steps and guidance, so the same image) and asks
 whether each colour word's map lies on its own shape noun's map or on the other one's.
 
-With c1, n1, c2, n2 the two colour words' and shape nouns' maps over a window of steps, each
-scaled to a maximum of 1, and cos the cosine similarity of two maps as vectors, the attention
+With c1, n1, c2, n2 the two colour words' and shape nouns' maps summed over a window of steps,
+and cos the cosine similarity of two maps as vectors, the attention
 pairs the words as asked when cos(c1, n1) + cos(c2, n2) > cos(c1, n2) + cos(c2, n1), and
 swapped otherwise. The table gives, per kind of image (binding_report's: both right, swapped,
 ...), the share paired as asked over the first steps (where the layout is decided), the middle
@@ -28,7 +28,7 @@ import sys
 import tempfile
 from array import array
 
-from binding_report import KINDS, classify
+from binding_report import KINDS, two_object_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,20 +57,19 @@ def window_sum(maps, word, first, last):
     for s in range(first, last):
         for i, v in enumerate(maps[s][word]):
             out[i] += v
-    top = max(out)
-    return [v / top for v in out] if top > 0 else out
+    return out
 
 
-def cos(a, b):
-    ab = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return ab / (na * nb) if na > 0 and nb > 0 else 0.0
+def unit(v):
+    norm = math.sqrt(sum(x * x for x in v))
+    return [x / norm for x in v] if norm > 0 else v
 
 
-def paired_as_asked(maps, idx, first, last):
-    c1, n1, c2, n2 = (window_sum(maps, k, first, last) for k in idx)
-    return cos(c1, n1) + cos(c2, n2) > cos(c1, n2) + cos(c2, n1)
+def paired_as_asked(c1, n1, c2, n2):
+    """The four maps as unit vectors: cos(c1, n1) + cos(c2, n2) > cos(c1, n2) + cos(c2, n1)."""
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+    return dot(c1, n1) + dot(c2, n2) > dot(c1, n2) + dot(c2, n1)
 
 
 def word_index(words, obj, attr):
@@ -95,27 +94,18 @@ def main():
     args = ap.parse_args()
     if not 0 < args.early < args.late < args.steps:
         sys.exit("attention_binding: need 0 < --early < --late < --steps")
+    # three windows that cover the steps; "all" is their sum
     windows = [("steps 0-%d" % (args.early - 1), 0, args.early),
                ("%d-%d" % (args.early, args.late - 1), args.early, args.late),
-               ("%d-%d" % (args.late, args.steps - 1), args.late, args.steps),
-               ("all", 0, args.steps)]
+               ("%d-%d" % (args.late, args.steps - 1), args.late, args.steps)]
+    names = [w[0] for w in windows] + ["all"]
     prompt_dir = os.path.dirname(os.path.abspath(args.prompts))
     prompts = [json.loads(line) for line in open(args.prompts) if line.strip()]
-    as_asked = {k: [0] * len(windows) for k in KINDS}
+    as_asked = {k: [0] * len(names) for k in KINDS}
     images = {k: 0 for k in KINDS}
     with tempfile.TemporaryDirectory() as tmp:
-        for n, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
-            result = json.loads(line)
-            if "index" not in result or not 0 <= result["index"] < len(prompts):
-                sys.exit(f"attention_binding: stdin line {n}: no prompt index into {args.prompts}")
-            prompt = prompts[result["index"]]
-            objects = prompt.get("objects", [])
-            want = [(o["shape"], o["color"]) for o in objects]
-            if len(want) != 2 or want[0][0] == want[1][0] or want[0][1] == want[1][1]:
-                continue
-            kind = classify(want, {(o["shape"], o["color"]) for o in result["objects"]})
+        for result, prompt, kind in two_object_images(sys.stdin, prompts, args.prompts, "attention_binding"):
+            objects = prompt["objects"]
             heat = os.path.join(tmp, "heat")
             cmd = [args.xattn, "generate", "-m", args.model,
                    "-p", os.path.join(prompt_dir, prompt["embedding"]),
@@ -135,19 +125,22 @@ def main():
                        word_index(words, objects[1], "color"), word_index(words, objects[1], "shape")]
             except ValueError as e:
                 sys.exit(f"attention_binding: {args.prompts}: prompt {result['index']}: {e}")
+            sums = [[window_sum(maps, k, first, last) for k in idx] for _, first, last in windows]
+            sums.append([[sum(v) for v in zip(*word)] for word in zip(*sums)])  # "all"
             images[kind] += 1
-            for w, (_, first, last) in enumerate(windows):
-                as_asked[kind][w] += paired_as_asked(maps, idx, first, last)
+            for w, four in enumerate(sums):
+                as_asked[kind][w] += paired_as_asked(*(unit(v) for v in four))
     total = sum(images.values())
     if total == 0:
         sys.exit(f"attention_binding: no image of a two-object prompt (different shapes and colours) in {args.prompts}")
+    images["every image"] = total
+    as_asked["every image"] = [sum(as_asked[k][w] for k in KINDS) for w in range(len(names))]
     print(f"{total} images of two-object prompts with different shapes and colours; the share whose "
           "colour words' maps lie on their own shape nouns' maps:")
-    print("  %-16s %6s  %s" % ("drawn", "images", "  ".join("%9s" % w[0] for w in windows)))
+    print("  %-16s %6s  %s" % ("drawn", "images", "  ".join("%9s" % name for name in names)))
     for k in KINDS + ("every image",):
-        n = images[k] if k in images else total
-        row = as_asked[k] if k in as_asked else [sum(as_asked[j][w] for j in KINDS) for w in range(len(windows))]
-        cells = "  ".join("%9s" % (f"{c / n:.2f}" if n else "-") for c in row)
+        n = images[k]
+        cells = "  ".join("%9s" % (f"{c / n:.2f}" if n else "-") for c in as_asked[k])
         print(f"  {k:16s} {n:6d}  {cells}")
 
 

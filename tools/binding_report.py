@@ -34,24 +34,31 @@ def classify(want, drawn):
     return "other"
 
 
+def two_object_images(lines, prompts, path, prog):
+    """Yields (result, prompt, kind) for every adherence line whose prompt has two objects of
+    different shapes and different colours; kind is classify()'s. Exits naming prog and the
+    stdin line where a line's index points into no prompt of path."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        result = json.loads(line)
+        if "index" not in result or not 0 <= result["index"] < len(prompts):
+            sys.exit(f"{prog}: stdin line {n}: no prompt index into {path}")
+        prompt = prompts[result["index"]]
+        want = [(o["shape"], o["color"]) for o in prompt.get("objects", [])]
+        if len(want) != 2 or want[0][0] == want[1][0] or want[0][1] == want[1][1]:
+            continue
+        yield result, prompt, classify(want, {(o["shape"], o["color"]) for o in result["objects"]})
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: xattn eval adherence ... -q | binding_report.py PROMPTS.jsonl")
     path = sys.argv[1]
     prompts = [json.loads(line) for line in open(path) if line.strip()]
     counts = {k: 0 for k in KINDS}
-    for n, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
-        result = json.loads(line)
-        if "index" not in result or not 0 <= result["index"] < len(prompts):
-            sys.exit(f"binding_report: stdin line {n}: no prompt index into {path}")
-        objects = prompts[result["index"]].get("objects", [])
-        want = [(o["shape"], o["color"]) for o in objects]
-        if len(want) != 2 or want[0][0] == want[1][0] or want[0][1] == want[1][1]:
-            continue
-        drawn = {(o["shape"], o["color"]) for o in result["objects"]}
-        counts[classify(want, drawn)] += 1
+    for _, _, kind in two_object_images(sys.stdin, prompts, path, "binding_report"):
+        counts[kind] += 1
     total = sum(counts.values())
     if total == 0:
         sys.exit(f"binding_report: no image of a two-object prompt (different shapes and colours) in {path}")
