@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stb/stb_image_resize.h>
@@ -20,6 +19,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/heat_options.h"
+#include "cli/output_path.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
 #include "io/image_io.h"
@@ -153,31 +153,6 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
     return heat_options_check(&d->heat);
 }
 
-/* Fails early when the output's folder is missing or not writable, or the output is a folder.
- * Prints the error; returns 0 when fine. */
-static int check_output_path(const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error("%s: is a folder, not a file name", path);
-        return -1;
-    }
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    errno = 0;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0) {
-        cli_error("%s: cannot write: folder %s: %s", path, dir,
-                  errno ? strerror(errno) : "not a folder");
-        return -1;
-    }
-    return 0;
-}
-
 /* init[channels, size, size] in [-1, 1] from the input image (resized if needed). Prints the
  * error; returns 0 when fine. */
 static int load_input(const char *path, int channels, size_t size, float *init) {
@@ -218,17 +193,12 @@ static int load_input(const char *path, int channels, size_t size, float *init) 
 static int write_output(const denoise_args *d, const float *image, int channels, size_t size,
                         const xattn_prompt *cond, const xattn_prompt *uncond) {
     size_t plane = size * size;
-    uint8_t *rgb = malloc(plane * 3);                  /* [S, S, 3] */
-    float *chw = malloc(plane * 3 * sizeof *chw);      /* [3, S, S] */
-    if (!rgb || !chw) {
+    uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
+    if (!rgb) {
         cli_error("%s: out of memory", d->output);
-        free(rgb), free(chw);
         return -1;
     }
-    for (int c = 0; c < 3; c++)
-        memcpy(chw + (size_t)c * plane, image + (channels == 1 ? 0 : (size_t)c * plane),
-               plane * sizeof *chw);
-    image_to_rgb8(chw, size, size, rgb);
+    image_to_rgb8(image, channels, size, size, rgb);
 
     sampling_text text;
     sampling_text_init(&text);
@@ -241,7 +211,7 @@ static int write_output(const denoise_args *d, const float *image, int channels,
     xattn_error err = {0};
     int ok = png_write_rgb(d->output, rgb, size, size, text.pairs, text.n, &err) == XATTN_OK;
     if (!ok) cli_lib_error(&err);
-    free(rgb), free(chw);
+    free(rgb);
     return ok ? 0 : -1;
 }
 
@@ -257,7 +227,7 @@ int cmd_denoise(int argc, char **argv) {
     float *init = NULL, *image = NULL;
     xattn_error err = {0};
     code = CLI_EXIT_INPUT;
-    if (check_output_path(d.output) != 0) goto done;
+    if (cli_check_output_path(d.output) != 0) goto done;
     if (access(d.input, R_OK) != 0) {
         cli_error("%s: cannot read: %s", d.input, strerror(errno));
         goto done;

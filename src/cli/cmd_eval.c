@@ -402,7 +402,7 @@ static int run_prompts(const adherence_args *g) {
             params.seed = (uint64_t)seed;
             params.batch = 1;
             if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
-            image_to_rgb8(image, size, size, rgb);
+            image_to_rgb8(image, 3, size, size, rgb);
             if (eval_detect(rgb, size, size, NULL, &det, &err) != XATTN_OK) goto library_error;
             char reason[EVAL_REASON_LEN], path[4200] = "";
             int pass = eval_score(&p->spec, &det, reason, sizeof reason);

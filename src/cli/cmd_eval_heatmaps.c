@@ -566,7 +566,7 @@ static int run_heatmaps(const heat_args *g) {
         uint64_t object_select[MAX_OBJECTS] = {0}; /* --generated: detector labels per object */
         if (g->generated) {
             if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
-            image_to_rgb8(image, size, size, rgb8);
+            image_to_rgb8(image, 3, size, size, rgb8);
             if (eval_detect_labeled(rgb8, size, size, NULL, det, mask1, &err) != XATTN_OK)
                 goto library_error;
             for (size_t o = 0; o < l->n_objects; o++) {

@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/heat_options.h"
+#include "cli/output_path.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
 #include "heat/heat_html.h"
@@ -163,37 +163,6 @@ static void free_names(char **names, int n) {
     free(names);
 }
 
-/* Fails early (before loading and sampling) when the output's folder is missing or not
- * writable, or the output is a folder. Prints the error; returns 0 when fine. */
-static int check_output_path(const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error("%s: is a folder, not a file name", path);
-        return -1;
-    }
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (stat(dir, &st) != 0) {
-        cli_error("%s: cannot write: folder %s: %s", path, dir, strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        cli_error("%s: cannot write: %s is not a folder", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK) != 0) {
-        cli_error("%s: cannot write: folder %s: %s", path, dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* Puts `final` where `temp` appears in a library message, so errors name the user's file. */
 static void rename_in_message(xattn_error *err, const char *temp, const char *final) {
     char *at = strstr(err->msg, temp);
@@ -232,36 +201,23 @@ static void fill_text(text_chunks *tc, const generate_args *g, const xattn_promp
 /* ------------------------------------------------------------------------------------------ */
 /* Writing                                                                                     */
 
-/* image: [C, S, S] in [-1, 1] with C = 1 or 3 -> rgb [S, S, 3]; scratch: [3, S, S]. */
-static void image_rgb(const float *image, int channels, size_t size, float *scratch,
-                      uint8_t *rgb) {
-    const float *chw = image;
-    if (channels == 1) {
-        size_t plane = size * size;
-        for (int c = 0; c < 3; c++) memcpy(scratch + (size_t)c * plane, image, plane * sizeof *image);
-        chw = scratch;
-    }
-    image_to_rgb8(chw, size, size, rgb);
-}
-
 /* Writes every image or none (see the top of the file). Prints the error; returns 0 on success. */
 static int write_images(const generate_args *g, char **names, const float *images, int channels,
                         size_t size, const xattn_prompt *cond, const xattn_prompt *uncond) {
     int n = g->s.params.batch;
     size_t plane = size * size;
-    uint8_t *rgb = malloc(plane * 3);      /* [S, S, 3] */
-    float *scratch = malloc(plane * 3 * sizeof *scratch); /* [3, S, S] for 1-channel models */
+    uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
     char **temps = calloc((size_t)n, sizeof *temps);
     text_chunks text;
     xattn_error err = {0};
     int written = 0, ok = 0;
-    if (!rgb || !scratch || !temps) {
+    if (!rgb || !temps) {
         cli_error("%s: out of memory", names[0]);
         goto done;
     }
     for (int k = 0; k < n; k++) {
         const float *image = images + (size_t)k * (size_t)channels * plane; /* [C, S, S] */
-        image_rgb(image, channels, size, scratch, rgb);
+        image_to_rgb8(image, channels, size, size, rgb);
         fill_text(&text, g, cond, uncond, k);
         if (n == 1) {
             if (png_write_rgb(names[0], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
@@ -299,7 +255,6 @@ done:
         for (int k = 0; k < n; k++) free(temps[k]);
     }
     free(temps);
-    free(scratch);
     free(rgb);
     return ok ? 0 : -1;
 }
@@ -307,15 +262,14 @@ done:
 /* --html FILE: the explorer page of image 0. Prints the error; returns 0 on success. */
 static int write_html(const generate_args *g, const float *images, int channels, size_t size) {
     size_t plane = size * size;
-    uint8_t *rgb = malloc(plane * 3);                      /* [S, S, 3] */
-    float *scratch = malloc(plane * 3 * sizeof *scratch);  /* [3, S, S] */
+    uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
     char caption[512];
     xattn_error err = {0};
     int ok = 0;
-    if (!rgb || !scratch) {
+    if (!rgb) {
         cli_error("%s: out of memory", g->html);
     } else {
-        image_rgb(images, channels, size, scratch, rgb);
+        image_to_rgb8(images, channels, size, size, rgb);
         snprintf(caption, sizeof caption, "seed %llu, %d steps (%s), cfg %g%s%s, model %s%s",
                  (unsigned long long)g->s.params.seed, g->s.params.steps,
                  g->s.params.sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim", (double)g->s.params.cfg,
@@ -324,7 +278,6 @@ static int write_html(const generate_args *g, const float *images, int channels,
         ok = heat_write_html(g->html, g->heat.heatmaps, 0, rgb, caption, &err) == XATTN_OK;
         if (!ok) cli_lib_error(&err);
     }
-    free(scratch);
     free(rgb);
     return ok ? 0 : -1;
 }
@@ -348,8 +301,8 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     for (int k = 0; k < g.s.params.batch; k++)
-        if (check_output_path(names[k]) != 0) goto done;
-    if (g.html && check_output_path(g.html) != 0) goto done;
+        if (cli_check_output_path(names[k]) != 0) goto done;
+    if (g.html && cli_check_output_path(g.html) != 0) goto done;
 
     if (sampling_inputs_load(&g.s, &in) != 0) goto done;
     const xattn_model_info info = in.info;

@@ -184,17 +184,15 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
                        size_t size) {
     if (!o->dir || !o->heatmaps) return -1;
     size_t plane = size * size;
-    uint8_t *rgb = malloc(plane * 3);                 /* [S, S, 3] */
-    float *chw = malloc(plane * 3 * sizeof *chw);     /* [3, S, S] */
+    uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
     xattn_error err = {0};
     atomic_dir out; /* the whole folder appears at once (util/atomic_dir.h) */
-    if (!rgb || !chw) {
-        free(chw), free(rgb);
+    if (!rgb) {
         cli_error("%s: out of memory", o->dir);
         return CLI_EXIT_INPUT;
     }
     if (atomic_dir_open(&out, o->dir, &err) != XATTN_OK) {
-        free(chw), free(rgb);
+        free(rgb);
         cli_lib_error(&err);
         return CLI_EXIT_INPUT;
     }
@@ -203,10 +201,7 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
     if (!dir) xattn_fail(&err, XATTN_ERR_NOMEM, "%s: out of memory", o->dir);
     for (size_t k = 0; code < 0 && k < batch; k++) {
         const float *image = images + k * (size_t)channels * plane; /* [C, S, S] */
-        for (int c = 0; c < 3; c++)
-            memcpy(chw + (size_t)c * plane, image + (channels == 3 ? (size_t)c * plane : 0),
-                   plane * sizeof *chw);
-        image_to_rgb8(chw, size, size, rgb);
+        image_to_rgb8(image, channels, size, size, rgb);
         if (batch == 1)
             strcpy(dir, out.temp_path);
         else
@@ -217,6 +212,6 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
     if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     atomic_dir_abort(&out);
     if (code >= 0) cli_lib_error(&err);
-    free(dir), free(chw), free(rgb);
+    free(dir), free(rgb);
     return code;
 }

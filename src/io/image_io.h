@@ -56,8 +56,9 @@ void png_file_info_free(png_file_info *info);
 xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
                             xattn_error *err);
 
-/* Converts images [B, 3, H, W] in [-1, 1] to B interleaved RGB8 images:
- * rgb = round(clamp(x / 2 + 0.5, 0, 1) * 255), like diffusers' numpy_to_pil. */
-void image_to_rgb8(const float *chw, size_t height, size_t width, uint8_t *rgb);
+/* Converts one image chw [C, H, W] in [-1, 1], C = 3 or 1 (grey: the one plane for R, G and
+ * B), to interleaved RGB8 rgb [H, W, 3]: round(clamp(x / 2 + 0.5, 0, 1) * 255), like
+ * diffusers' numpy_to_pil. */
+void image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb);
 
 #endif

@@ -316,7 +316,7 @@ static void test_to_rgb8(void **state) {
         0.1f, 0.2f, 0.3f, -0.1f, -0.2f, -0.3f,     /* B */
     };
     uint8_t rgb[2 * 3 * 3];
-    image_to_rgb8(chw, 2, 3, rgb);
+    image_to_rgb8(chw, 3, 2, 3, rgb);
     for (size_t c = 0; c < 3; c++)
         for (size_t i = 0; i < 6; i++) {
             double x = chw[c * 6 + i];
@@ -327,6 +327,15 @@ static void test_to_rgb8(void **state) {
             assert_int_equal(rgb[i * 3 + c], want);
         }
     assert_int_equal(rgb[1 * 3 + 0], 128); /* 0 -> 127.5 -> 128 (ties to even) */
+
+    /* one channel: its plane (the R plane above) in R, G and B alike */
+    uint8_t grey[2 * 3 * 3];
+    image_to_rgb8(chw, 1, 2, 3, grey);
+    for (size_t i = 0; i < 6; i++)
+        for (size_t c = 0; c < 3; c++) {
+            if (grey[i * 3 + c] != rgb[i * 3]) printf("grey i=%zu c=%zu: got %d want %d\n", i, c, grey[i * 3 + c], rgb[i * 3]);
+            assert_int_equal(grey[i * 3 + c], rgb[i * 3]);
+        }
 }
 
 int main(void) {
