@@ -24,6 +24,14 @@ void cli_lib_error(const xattn_error *err) {
     cli_error("%s", err->msg[0] ? err->msg : xattn_status_name(err->status));
 }
 
+void cli_error_rename(xattn_error *err, const char *temp, const char *final) {
+    char *at = strstr(err->msg, temp);
+    if (!at) return;
+    char rest[XATTN_ERROR_LEN];
+    snprintf(rest, sizeof rest, "%s", at + strlen(temp));
+    snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "%s%s", final, rest);
+}
+
 void cli_args_init(cli_args *a, int argc, char **argv, const cli_option *opts, size_t n_opts) {
     memset(a, 0, sizeof *a);
     a->argc = argc;

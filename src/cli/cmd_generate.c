@@ -163,15 +163,6 @@ static void free_names(char **names, int n) {
     free(names);
 }
 
-/* Puts `final` where `temp` appears in a library message, so errors name the user's file. */
-static void rename_in_message(xattn_error *err, const char *temp, const char *final) {
-    char *at = strstr(err->msg, temp);
-    if (!at) return;
-    char rest[XATTN_ERROR_LEN];
-    snprintf(rest, sizeof rest, "%s", at + strlen(temp));
-    snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "%s%s", final, rest);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Text chunks                                                                                 */
 
@@ -233,7 +224,7 @@ static int write_images(const generate_args *g, char **names, const float *image
             goto done;
         }
         if (png_write_rgb(temps[k], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
-            rename_in_message(&err, temps[k], names[k]);
+            cli_error_rename(&err, temps[k], names[k]);
             cli_lib_error(&err);
             goto done;
         }

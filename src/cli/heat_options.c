@@ -171,15 +171,6 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
     return -1;
 }
 
-/* An error about a file in the temporary folder names it in the final folder instead. */
-static void name_final_folder(xattn_error *err, const char *temp, const char *final) {
-    size_t n = strlen(temp);
-    if (strncmp(err->msg, temp, n) != 0) return;
-    char rest[sizeof err->msg];
-    snprintf(rest, sizeof rest, "%s", err->msg + n);
-    snprintf(err->msg, sizeof err->msg, "%s%s", final, rest);
-}
-
 int heat_options_write(const heat_options *o, const float *images, size_t batch, int channels,
                        size_t size) {
     if (!o->dir || !o->heatmaps) return -1;
@@ -208,7 +199,7 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
             sprintf(dir, "%s/%zu", out.temp_path, k);
         if (xattn_heatmaps_write(o->heatmaps, k, rgb, dir, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     }
-    if (code >= 0) name_final_folder(&err, out.temp_path, o->dir);
+    if (code >= 0) cli_error_rename(&err, out.temp_path, o->dir);
     if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     atomic_dir_abort(&out);
     if (code >= 0) cli_lib_error(&err);
