@@ -351,11 +351,13 @@ xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size
  * numpy_to_pil's (x * 255).round()); NaN -> 0. */
 void image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb) {
     size_t plane = height * width;
-    for (size_t c = 0; c < 3; c++)
+    for (size_t c = 0; c < 3; c++) {
+        const float *src = chw + (channels == 1 ? 0 : c) * plane; /* [H, W] */
         for (size_t i = 0; i < plane; i++) {
-            float v = chw[(channels == 1 ? 0 : c) * plane + i] * 0.5f + 0.5f;
+            float v = src[i] * 0.5f + 0.5f;
             if (!(v > 0.0f)) v = 0.0f;
             else if (v > 1.0f) v = 1.0f;
             rgb[i * 3 + c] = (uint8_t)nearbyintf(v * 255.0f);
         }
+    }
 }
