@@ -34,7 +34,7 @@ model_copy "$T/same" conv_in.weight 1 0 >/dev/null || fail "copy the model"
 sed "s#weights/shapes32#$T/same#g" "$src/tests/golden/cases.tsv" >"$T/same.tsv"
 check unchanged-copy-passes "$T/same.tsv" none
 
-# conv_in.weight[1] (0.093, a first-layer 3x3 kernel tap) + 0.01 fails.
+# conv_in.weight[1] (0.083, a first-layer 3x3 kernel tap) + 0.01 fails.
 model_copy "$T/perturbed" conv_in.weight 1 0.01 || fail "perturb the model"
 sed "s#weights/shapes32#$T/perturbed#g" "$src/tests/golden/cases.tsv" >"$T/perturbed.tsv"
 check one-weight-changed-fails "$T/perturbed.tsv" some
