@@ -72,7 +72,8 @@ typedef struct unet_block_w {
     size_t n_layers;
     resnet_w *resnets;            /* [n_layers] */
     transformer2d_w *attentions;  /* [n_layers], or NULL for DownBlock2D / UpBlock2D */
-    conv2d_w sampler;             /* downsamplers.0.conv (stride 2) or upsamplers.0.conv;
+    conv2d_w downsample;          /* down blocks: downsamplers.0.conv (stride 2) */
+    conv2d_w upsample;            /* up blocks: upsamplers.0.conv, after a nearest 2x;
                                      weight NULL when the block has none */
     size_t out_channels;
 } unet_block_w;

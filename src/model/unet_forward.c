@@ -112,7 +112,7 @@ static size_t unet_attention_layers(const unet_w *u, xattn_attention_layer *out,
         const unet_block_w *blk = &u->down[i];
         for (size_t j = 0; blk->attentions && j < blk->n_layers; j++)
             list_transformer(&blk->attentions[j], XATTN_PLACE_DOWN, i, j, side, out, cap, &n);
-        if (blk->sampler.weight) side /= 2;
+        if (blk->downsample.weight) side /= 2;
     }
     if (c->has_mid_block)
         list_transformer(&u->mid.attentions[0], XATTN_PLACE_MID, 0, 0, side, out, cap, &n);
@@ -120,7 +120,7 @@ static size_t unet_attention_layers(const unet_w *u, xattn_attention_layer *out,
         const unet_block_w *blk = &u->up[i];
         for (size_t j = 0; blk->attentions && j < blk->n_layers; j++)
             list_transformer(&blk->attentions[j], XATTN_PLACE_UP, i, j, side, out, cap, &n);
-        if (blk->sampler.weight) side *= 2;
+        if (blk->upsample.weight) side *= 2;
     }
     return n;
 }
@@ -358,23 +358,49 @@ static void resnet_forward(unet_lane *l, const resnet_w *rn, float *out, const f
     }
 }
 
-/* out[B*N, C] = to_out(attention(q, k, v)) for one Attention module. kv[B*M, KV] is the
- * source of keys and values: the pixel tokens themselves (self) or the text (cross, which alone
- * has a key_scale[B, M] and a probs_fn). */
-static void attention_module(unet_lane *l, const attention_w *a, float *out, const float *x,
-                             size_t n, const float *kv, size_t m, const float *key_bias,
-                             const float *key_scale, attention_probs_fn probs_fn, float *k,
-                             float *v, int kv_ready) {
-    size_t c = a->to_q.out, b_n = l->batch;
-    run_linear(l, l->q, x, &a->to_q, b_n * n);
-    if (!kv_ready) {
-        run_linear(l, k, kv, &a->to_k, b_n * m);
-        run_linear(l, v, kv, &a->to_v, b_n * m);
+/* Self-attention, diffusers' attn1: every pixel token attends to every pixel token.
+ * tok[B*N, C] += to_out(softmax(Q K^T / sqrt(dh)) V), with Q, K, V all from norm1(tok). */
+static void self_attention(unet_lane *l, const attention_w *a, const norm_w *norm, size_t n,
+                           size_t c) {
+    size_t bn = l->batch * n;
+    layer_norm_forward(l->nrm, l->tok, norm->gamma, norm->beta, bn, c, 1e-5f); /* [B*N, C] */
+    run_linear(l, l->q, l->nrm, &a->to_q, bn);                                  /* Q [B*N, C] */
+    run_linear(l, l->k, l->nrm, &a->to_k, bn);                                  /* K [B*N, C] */
+    run_linear(l, l->v, l->nrm, &a->to_v, bn);                                  /* V [B*N, C] */
+    l->flops += 4.0 * (double)(bn * n * a->to_q.out);                           /* QK^T, PV */
+    /* att[B*N, C] = softmax(Q K^T / sqrt(dh)) V, head by head */
+    attention_forward_scaled(l->att, l->probs, l->q, l->k, l->v, NULL, NULL, l->batch, n, n,
+                             a->heads, a->head_dim, NULL, l);
+    run_linear(l, l->t1, l->att, &a->to_out, bn); /* the output projection */
+    add_inplace(l->tok, l->t1, bn * c);           /* the residual */
+}
+
+/* Cross-attention, diffusers' attn2: Q from the pixels, K and V from the text.
+ * tok[B*N, C] += to_out(P V) with P = softmax(Q K^T / sqrt(dh) + mask) * word scale [B, N, T],
+ * Q = to_q(norm2(tok)) [B*N, C], K = to_k(text), V = to_v(text) [B*T, C]. P is what the
+ * heatmaps see (cross_attention_probs). */
+static void cross_attention(unet_lane *l, const attention_w *a, const norm_w *norm, size_t n,
+                            size_t c, const float *text) {
+    const xattn_unet_run *r = l->run;
+    size_t bn = l->batch * n, T = r->n_tokens;
+    layer_norm_forward(l->nrm, l->tok, norm->gamma, norm->beta, bn, c, 1e-5f); /* [B*N, C] */
+    run_linear(l, l->q, l->nrm, &a->to_q, bn); /* Q [B*N, C], from the pixels */
+    /* K, V [B*T, C], from the text: the same at every step, so made once per text, then reused */
+    size_t kv_n = l->batch * T * r->sizes.cmax;
+    float *k = l->kv_cache + l->cur_layer * 2 * kv_n, *v = k + kv_n;
+    if (!l->kv_reuse) {
+        run_linear(l, k, text, &a->to_k, l->batch * T);
+        run_linear(l, v, text, &a->to_v, l->batch * T);
     }
-    l->flops += 4.0 * (double)(b_n * n * m * c); /* Q K^T and P V */
-    attention_forward_scaled(l->att, l->probs, l->q, k, v, key_bias, key_scale, b_n, n, m,
-                             a->heads, a->head_dim, probs_fn, l);
-    run_linear(l, out, l->att, &a->to_out, b_n * n);
+    l->flops += 4.0 * (double)(bn * T * a->to_q.out); /* QK^T, PV */
+    /* att[B*N, C] = P V, head by head; padding tokens get no attention (key_bias -inf), and
+     * --reweight scales a word's column of P (token_scale) */
+    attention_forward_scaled(l->att, l->probs, l->q, k, v, l->key_bias, l->token_scale, l->batch,
+                             n, T, a->heads, a->head_dim,
+                             r->attention_fn ? cross_attention_probs : NULL, l);
+    l->cur_layer++;
+    run_linear(l, l->t1, l->att, &a->to_out, bn); /* the output projection */
+    add_inplace(l->tok, l->t1, bn * c);           /* the residual */
 }
 
 /* x[B, C, H, W] += Transformer2DModel(x, text[B, T, D]) - x, in place */
@@ -382,7 +408,7 @@ static void transformer_forward(unet_lane *l, const transformer2d_w *t, float *x
                                 size_t w, const float *text) {
     const xattn_unet_run *r = l->run;
     const unet_config *cfg = &r->u->cfg;
-    size_t c = t->channels, n = h * w, bn = l->batch * n, T = r->n_tokens;
+    size_t c = t->channels, n = h * w, bn = l->batch * n;
     int linear = cfg->use_linear_projection;
     for (size_t b = 0; b < l->batch; b++) {
         float *t1b = l->t1 + b * c * n, *t2b = l->t2 + b * c * n;
@@ -399,20 +425,8 @@ static void transformer_forward(unet_lane *l, const transformer2d_w *t, float *x
 
     for (size_t i = 0; i < t->n_blocks; i++) {
         const transformer_block_w *tb = &t->blocks[i];
-        /* self-attention over the pixel tokens */
-        layer_norm_forward(l->nrm, l->tok, tb->norm1.gamma, tb->norm1.beta, bn, c, 1e-5f);
-        attention_module(l, &tb->attn1, l->t1, l->nrm, n, l->nrm, n, NULL, NULL, NULL, l->k,
-                         l->v, 0);
-        add_inplace(l->tok, l->t1, bn * c);
-        /* cross-attention: Q from the pixels, K and V from the text */
-        layer_norm_forward(l->nrm, l->tok, tb->norm2.gamma, tb->norm2.beta, bn, c, 1e-5f);
-        /* the text's K and V are the same at every step: made once per text, then reused */
-        size_t kv_n = l->batch * T * r->sizes.cmax;
-        float *kc = l->kv_cache + l->cur_layer * 2 * kv_n, *vc = kc + kv_n;
-        attention_module(l, &tb->attn2, l->t1, l->nrm, n, text, T, l->key_bias, l->token_scale,
-                         r->attention_fn ? cross_attention_probs : NULL, kc, vc, l->kv_reuse);
-        l->cur_layer++;
-        add_inplace(l->tok, l->t1, bn * c);
+        self_attention(l, &tb->attn1, &tb->norm1, n, c);
+        cross_attention(l, &tb->attn2, &tb->norm2, n, c, text);
         /* GEGLU feed-forward */
         layer_norm_forward(l->nrm, l->tok, tb->norm3.gamma, tb->norm3.beta, bn, c, 1e-5f);
         run_linear(l, l->ffh, l->nrm, &tb->ff_proj, bn);
@@ -500,8 +514,8 @@ static void lane_forward(unet_lane *l, const float *sample, float timestep, cons
             }
             memcpy(l->skips[n_skip++], x, B * ch * side * side * sizeof(float));
         }
-        if (blk->sampler.weight) {
-            conv_batch(l, &blk->sampler, y, x, side, side, 2);
+        if (blk->downsample.weight) {
+            conv_batch(l, &blk->downsample, y, x, side, side, 2);
             SWAP(x, y);
             side /= 2;
             snprintf(name, sizeof name, "down_blocks.%zu.downsamplers.0", i);
@@ -546,12 +560,12 @@ static void lane_forward(unet_lane *l, const float *sample, float timestep, cons
                 observe(l, name, x, ch, side, side);
             }
         }
-        if (blk->sampler.weight) {
+        if (blk->upsample.weight) {
             for (size_t b = 0; b < B; b++)
                 upsample_nearest2x(l->t1 + b * ch * 4 * side * side, x + b * ch * side * side, ch,
                                    side, side);
             side *= 2;
-            conv_batch(l, &blk->sampler, x, l->t1, side, side, 1);
+            conv_batch(l, &blk->upsample, x, l->t1, side, side, 1);
             snprintf(name, sizeof name, "up_blocks.%zu.upsamplers.0", i);
             observe(l, name, x, ch, side, side);
         }

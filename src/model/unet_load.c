@@ -184,7 +184,7 @@ static int bind_unet(binder *b, unet_w *u, const unet_config *cfg) {
             return -1;
         if (i + 1 < n) {
             snprintf(p, sizeof p, "down_blocks.%zu.downsamplers.0.conv", i);
-            bind_conv(b, &u->down[i].sampler, p, out_ch, out_ch, 3);
+            bind_conv(b, &u->down[i].downsample, p, out_ch, out_ch, 3);
         }
     }
 
@@ -218,7 +218,7 @@ static int bind_unet(binder *b, unet_w *u, const unet_config *cfg) {
             return -1;
         if (i + 1 < n) {
             snprintf(p, sizeof p, "up_blocks.%zu.upsamplers.0.conv", i);
-            bind_conv(b, &u->up[i].sampler, p, out_ch, out_ch, 3);
+            bind_conv(b, &u->up[i].upsample, p, out_ch, out_ch, 3);
         }
     }
     bind_norm(b, &u->conv_norm_out, "conv_norm_out", c0);
@@ -257,7 +257,7 @@ static size_t stride1_convs(unet_w *u, conv2d_w **out, size_t cap) {
             ADD(&blocks[i]->resnets[j].conv2);
         }
     }
-    for (size_t i = 0; i < u->cfg.n_blocks; i++) ADD(&u->up[i].sampler);
+    for (size_t i = 0; i < u->cfg.n_blocks; i++) ADD(&u->up[i].upsample);
 #undef ADD
     return n;
 }
