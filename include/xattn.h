@@ -245,6 +245,20 @@ const float *xattn_heatmaps_step_maps(const xattn_heatmaps *h, size_t image, int
 xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const uint8_t *rgb,
                                   const char *dir, xattn_error *err);
 
+/* The heatmap explorer: one self-contained HTML page (no network; images inline as data: URLs)
+ * showing an image, its prompt's words as buttons, each word's map over the image and a slider
+ * over the steps (docs/heatmaps.md). Writes the page for image `image` of h's last generation
+ * to path, atomically. rgb: the generated image [height, width, 3] 8-bit. caption: a line under
+ * the prompt (NULL = none). With keep_steps the slider shows each word's map summed over the
+ * steps up to the chosen one; without, the page has the final maps only. */
+xattn_status xattn_heatmaps_write_html(const char *path, const xattn_heatmaps *h, size_t image,
+                                       const uint8_t *rgb, const char *caption, xattn_error *err);
+
+/* The heatmaps folder dir may be replaced as a whole: it does not exist, or it holds only what
+ * xattn_heatmaps_write writes (grid.png, heatmaps.safetensors, <i>-<word>.png, and numbered
+ * folders of those from --batch). Otherwise an error names the first other entry. */
+xattn_status xattn_heatmaps_dir_replaceable(const char *dir, xattn_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* The U-Net itself, for tests and tools.                                                      */
 

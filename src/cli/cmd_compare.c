@@ -15,8 +15,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/compare.h"
-#include "io/image_compare.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 
 static const char compare_usage[] =
     "usage: xattn compare A.png B.png [--diff OUT.png] [--tolerance MAXABS] [--min-psnr DB]\n"
@@ -139,17 +138,17 @@ static int parse_compare_args(int argc, char **argv, compare_request *req) {
 
 /* Writes the difference image atomically; 0 or CLI_EXIT_INPUT after printing the error. */
 static int write_diff(const char *path, const uint8_t *a, const uint8_t *b, size_t w, size_t h) {
-    uint8_t *diff = malloc(w * h * 3); /* [h, w, 3]; w h 3 checked by image_compare */
+    uint8_t *diff = malloc(w * h * 3); /* [h, w, 3]; w h 3 checked by xattn_image_compare */
     if (!diff) {
         cli_error("%s: out of memory for a %zux%zu difference image", path, w, h);
         return CLI_EXIT_INPUT;
     }
-    image_diff_render(a, b, w, h, diff);
-    const png_text_pair text[] = {
+    xattn_image_diff_render(a, b, w, h, diff);
+    const xattn_text_pair text[] = {
         {"Description", "xattn compare difference image: min(255, 8 |A - B|) per channel"},
     };
     xattn_error err = {0};
-    xattn_status st = png_write_file(path, diff, w, h, 3, text, 1, NULL, &err);
+    xattn_status st = xattn_png_write(path, diff, w, h, 3, text, 1, NULL, &err);
     free(diff);
     if (st != XATTN_OK) {
         cli_lib_error(&err);
@@ -158,7 +157,7 @@ static int write_diff(const char *path, const uint8_t *a, const uint8_t *b, size
     return CLI_EXIT_OK;
 }
 
-static int print_json(const compare_request *req, const image_diff_stats *s, int within) {
+static int print_json(const compare_request *req, const xattn_image_diff *s, int within) {
     cJSON *o = cJSON_CreateObject();
     if (!o) goto nomem;
     cJSON_AddStringToObject(o, "a", req->path_a);
@@ -206,7 +205,7 @@ nomem_deleted:
     return CLI_EXIT_INPUT;
 }
 
-static void print_text(const compare_request *req, const image_diff_stats *s, int within) {
+static void print_text(const compare_request *req, const xattn_image_diff *s, int within) {
     printf("a: %s\nb: %s\n", req->path_a, req->path_b);
     printf("size: %zux%zu\n", s->width, s->height);
     printf("max_abs_diff: %u\n", s->max_abs);
@@ -236,8 +235,8 @@ int cmd_compare(int argc, char **argv) {
     uint8_t *a = NULL, *b = NULL; /* [h, w, 3] each */
     size_t wa, ha, wb, hb;
     xattn_error err = {0};
-    if (image_read_rgb(req.path_a, &a, &wa, &ha, &err) != XATTN_OK ||
-        image_read_rgb(req.path_b, &b, &wb, &hb, &err) != XATTN_OK) {
+    if (xattn_image_read_rgb(req.path_a, &a, &wa, &ha, &err) != XATTN_OK ||
+        xattn_image_read_rgb(req.path_b, &b, &wb, &hb, &err) != XATTN_OK) {
         cli_lib_error(&err);
         code = CLI_EXIT_INPUT;
         goto done;
@@ -247,15 +246,15 @@ int cmd_compare(int argc, char **argv) {
         code = CLI_EXIT_INPUT;
         goto done;
     }
-    image_diff_stats stats;
-    if (image_compare(a, b, wa, ha, &stats, &err) != XATTN_OK) {
+    xattn_image_diff stats;
+    if (xattn_image_compare(a, b, wa, ha, &stats, &err) != XATTN_OK) {
         cli_lib_error(&err);
         code = CLI_EXIT_INPUT;
         goto done;
     }
     if (req.diff_path && (code = write_diff(req.diff_path, a, b, wa, ha)) != CLI_EXIT_OK) goto done;
 
-    int within = image_diff_within(&stats, req.max_abs_limit, req.min_psnr_db);
+    int within = xattn_image_diff_within(&stats, req.max_abs_limit, req.min_psnr_db);
     if (req.json) {
         if ((code = print_json(&req, &stats, within)) != CLI_EXIT_OK) goto done;
     } else {

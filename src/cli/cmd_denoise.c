@@ -22,7 +22,7 @@
 #include "cli/output_path.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 
 static const char denoise_usage[] =
     "usage: xattn denoise -m MODEL -p PROMPT.safetensors -i INPUT --strength S [options]\n"
@@ -159,7 +159,7 @@ static int load_input(const char *path, int channels, size_t size, float *init) 
     uint8_t *rgb = NULL, *resized = NULL; /* [h, w, 3], [size, size, 3] */
     size_t w, h;
     xattn_error err = {0};
-    if (image_read_rgb(path, &rgb, &w, &h, &err) != XATTN_OK) {
+    if (xattn_image_read_rgb(path, &rgb, &w, &h, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return -1;
     }
@@ -198,7 +198,7 @@ static int write_output(const denoise_args *d, const float *image, int channels,
         cli_error("%s: out of memory", d->output);
         return -1;
     }
-    image_to_rgb8(image, channels, size, size, rgb);
+    xattn_image_to_rgb8(image, channels, size, size, rgb);
 
     sampling_text text;
     sampling_text_init(&text);
@@ -209,7 +209,7 @@ static int write_output(const denoise_args *d, const float *image, int channels,
     if (d->heat.n_reweight) sampling_text_add(&text, "reweight", d->heat.reweight_text);
     sampling_text_software(&text);
     xattn_error err = {0};
-    int ok = png_write_rgb(d->output, rgb, size, size, text.pairs, text.n, &err) == XATTN_OK;
+    int ok = xattn_png_write_rgb(d->output, rgb, size, size, text.pairs, text.n, &err) == XATTN_OK;
     if (!ok) cli_lib_error(&err);
     free(rgb);
     return ok ? 0 : -1;

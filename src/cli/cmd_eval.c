@@ -29,8 +29,7 @@
 #include "eval/prompts.h"
 #include "eval/score.h"
 #include "eval/truth.h"
-#include "io/image_io.h"
-#include "util/fs.h"
+#include "xattn_io.h"
 
 static const char eval_usage[] =
     "usage: xattn eval <adherence|heatmaps> [options]\n"
@@ -314,7 +313,7 @@ done:
 /* mkdir -p and a write check; prints the error and returns -1 on failure. */
 static int make_output_dir(const char *dir) {
     xattn_error err = {0};
-    if (make_dirs(dir, &err) != XATTN_OK) {
+    if (xattn_make_dirs(dir, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return -1;
     }
@@ -338,7 +337,7 @@ static int save_image(const adherence_args *g, const char *path, const eval_prom
     sampling_text_add(&text, "category", eval_category_names[p->spec.category]);
     sampling_text_software(&text);
     xattn_error err = {0};
-    if (png_write_rgb(path, rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
+    if (xattn_png_write_rgb(path, rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return -1;
     }
@@ -402,7 +401,7 @@ static int run_prompts(const adherence_args *g) {
             params.seed = (uint64_t)seed;
             params.batch = 1;
             if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
-            image_to_rgb8(image, 3, size, size, rgb);
+            xattn_image_to_rgb8(image, 3, size, size, rgb);
             if (eval_detect(rgb, size, size, NULL, &det, &err) != XATTN_OK) goto library_error;
             char reason[EVAL_REASON_LEN], path[4200] = "";
             int pass = eval_score(&p->spec, &det, reason, sizeof reason);

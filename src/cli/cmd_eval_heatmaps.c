@@ -30,7 +30,7 @@
 #include "cli/sampling_options.h"
 #include "eval/detect.h"
 #include "eval/heat_iou.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "world/world.h"
 
 static const char heatmaps_usage[] =
@@ -419,7 +419,7 @@ static int check_alignment(const char *path, const heat_line *l, const xattn_pro
 static int read_sized(const char *path, size_t line, const char *file, size_t size, uint8_t **rgb) {
     size_t w, h;
     xattn_error err = {0};
-    if (image_read_rgb(file, rgb, &w, &h, &err) != XATTN_OK) {
+    if (xattn_image_read_rgb(file, rgb, &w, &h, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return -1;
     }
@@ -566,7 +566,7 @@ static int run_heatmaps(const heat_args *g) {
         uint64_t object_select[MAX_OBJECTS] = {0}; /* --generated: detector labels per object */
         if (g->generated) {
             if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
-            image_to_rgb8(image, 3, size, size, rgb8);
+            xattn_image_to_rgb8(image, 3, size, size, rgb8);
             if (eval_detect_labeled(rgb8, size, size, NULL, det, mask1, &err) != XATTN_OK)
                 goto library_error;
             for (size_t o = 0; o < l->n_objects; o++) {

@@ -20,8 +20,7 @@
 #include "cli/output_path.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
-#include "heat/heat_html.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 
 static const char generate_usage[] =
     "usage: xattn generate -m MODEL -p PROMPT.safetensors [options]\n"
@@ -208,10 +207,10 @@ static int write_images(const generate_args *g, char **names, const float *image
     }
     for (int k = 0; k < n; k++) {
         const float *image = images + (size_t)k * (size_t)channels * plane; /* [C, S, S] */
-        image_to_rgb8(image, channels, size, size, rgb);
+        xattn_image_to_rgb8(image, channels, size, size, rgb);
         fill_text(&text, g, cond, uncond, k);
         if (n == 1) {
-            if (png_write_rgb(names[0], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
+            if (xattn_png_write_rgb(names[0], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
                 cli_lib_error(&err);
                 goto done;
             }
@@ -223,7 +222,7 @@ static int write_images(const generate_args *g, char **names, const float *image
             cli_error("%s: out of memory", names[k]);
             goto done;
         }
-        if (png_write_rgb(temps[k], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
+        if (xattn_png_write_rgb(temps[k], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
             cli_error_rename(&err, temps[k], names[k]);
             cli_lib_error(&err);
             goto done;
@@ -260,13 +259,13 @@ static int write_html(const generate_args *g, const float *images, int channels,
     if (!rgb) {
         cli_error("%s: out of memory", g->html);
     } else {
-        image_to_rgb8(images, channels, size, size, rgb);
+        xattn_image_to_rgb8(images, channels, size, size, rgb);
         snprintf(caption, sizeof caption, "seed %llu, %d steps (%s), cfg %g%s%s, model %s%s",
                  (unsigned long long)g->s.params.seed, g->s.params.steps,
                  g->s.params.sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim", (double)g->s.params.cfg,
                  g->heat.n_reweight ? ", reweight " : "", g->heat.reweight_text, g->s.model,
                  g->s.params.batch > 1 ? ", image 0 of the batch" : "");
-        ok = heat_write_html(g->html, g->heat.heatmaps, 0, rgb, caption, &err) == XATTN_OK;
+        ok = xattn_heatmaps_write_html(g->html, g->heat.heatmaps, 0, rgb, caption, &err) == XATTN_OK;
         if (!ok) cli_lib_error(&err);
     }
     free(rgb);

@@ -20,8 +20,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "io/image_io.h"
-#include "io/safetensors.h"
+#include "xattn_io.h"
 
 static const char info_usage[] =
     "usage: xattn info FILE [--json]\n"
@@ -117,10 +116,10 @@ static int info_model(const char *path, int json) {
 }
 
 static int info_png(const char *path, int json) {
-    png_file_info pi;
+    xattn_png_info pi;
     memset(&pi, 0, sizeof pi);
     xattn_error err = {0};
-    if (png_read_file_info(path, &pi, &err) != XATTN_OK) {
+    if (xattn_png_read_info(path, &pi, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return CLI_EXIT_INPUT;
     }
@@ -140,11 +139,11 @@ static int info_png(const char *path, int json) {
         printf("size: %zux%zu\n", pi.width, pi.height);
         for (size_t i = 0; i < pi.n_text; i++) print_pair("", pi.keys[i], pi.values[i]);
     }
-    png_file_info_free(&pi);
+    xattn_png_info_free(&pi);
     return code;
 }
 
-static void format_shape(const st_tensor *t, char *buf, size_t cap) {
+static void format_shape(const xattn_st_tensor *t, char *buf, size_t cap) {
     size_t used = (size_t)snprintf(buf, cap, "[");
     for (int d = 0; d < t->ndim && used < cap; d++)
         used += (size_t)snprintf(buf + used, cap - used, "%s%zu", d ? ", " : "", t->shape[d]);
@@ -152,13 +151,13 @@ static void format_shape(const st_tensor *t, char *buf, size_t cap) {
 }
 
 static int info_safetensors(const char *path, int json) {
-    st_file *f = NULL;
+    xattn_st_file *f = NULL;
     xattn_error err = {0};
-    if (st_open(path, &f, &err) != XATTN_OK) {
+    if (xattn_st_open(path, &f, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return CLI_EXIT_INPUT;
     }
-    size_t n = st_count(f), n_meta = st_metadata_count(f);
+    size_t n = xattn_st_count(f), n_meta = xattn_st_metadata_count(f);
     int code = CLI_EXIT_OK;
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -166,10 +165,10 @@ static int info_safetensors(const char *path, int json) {
         cJSON_AddStringToObject(o, "path", path);
         cJSON *tensors = cJSON_AddArrayToObject(o, "tensors");
         for (size_t i = 0; i < n; i++) {
-            const st_tensor *t = st_at(f, i);
+            const xattn_st_tensor *t = xattn_st_at(f, i);
             cJSON *jt = cJSON_CreateObject();
             cJSON_AddStringToObject(jt, "name", t->name);
-            cJSON_AddStringToObject(jt, "dtype", st_dtype_name(t->dtype));
+            cJSON_AddStringToObject(jt, "dtype", xattn_st_dtype_name(t->dtype));
             cJSON *shape = cJSON_AddArrayToObject(jt, "shape");
             for (int d = 0; d < t->ndim; d++)
                 cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
@@ -178,7 +177,7 @@ static int info_safetensors(const char *path, int json) {
         cJSON *meta = cJSON_AddObjectToObject(o, "metadata");
         for (size_t i = 0; i < n_meta; i++) {
             const char *key, *value;
-            st_metadata_at(f, i, &key, &value);
+            xattn_st_metadata_at(f, i, &key, &value);
             cJSON_AddStringToObject(meta, key, value);
         }
         code = print_json(o);
@@ -186,21 +185,21 @@ static int info_safetensors(const char *path, int json) {
         print_pair("", "safetensors", path);
         printf("tensors: %zu\n", n);
         for (size_t i = 0; i < n; i++) {
-            const st_tensor *t = st_at(f, i);
-            char shape[ST_MAX_DIMS * 24 + 4];
+            const xattn_st_tensor *t = xattn_st_at(f, i);
+            char shape[XATTN_ST_MAX_DIMS * 24 + 4];
             format_shape(t, shape, sizeof shape);
             fputs("  ", stdout);
             print_escaped(t->name);
-            printf(" %s %s\n", st_dtype_name(t->dtype), shape);
+            printf(" %s %s\n", xattn_st_dtype_name(t->dtype), shape);
         }
         printf("metadata: %zu\n", n_meta);
         for (size_t i = 0; i < n_meta; i++) {
             const char *key, *value;
-            st_metadata_at(f, i, &key, &value);
+            xattn_st_metadata_at(f, i, &key, &value);
             print_pair("  ", key, value);
         }
     }
-    st_close(f);
+    xattn_st_close(f);
     return code;
 }
 

@@ -8,10 +8,10 @@
 
 #include "cli/args.h"
 #include "cli/compare.h"
-#include "io/tensor_compare.h"
+#include "xattn_io.h"
 
 /* "[8, 32, 32]" into buf. */
-static void format_shape(const st_tensor *t, char *buf, size_t size) {
+static void format_shape(const xattn_st_tensor *t, char *buf, size_t size) {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int d = 0; d < t->ndim && used < size; d++)
         used += (size_t)snprintf(buf + used, size - used, "%s%zu", d ? ", " : "", t->shape[d]);
@@ -26,7 +26,7 @@ static void add_number_or_null(cJSON *o, const char *key, double x) {
         cJSON_AddNullToObject(o, key);
 }
 
-static int print_json(const compare_request *req, const tensor_diff *d, size_t n, double max_abs,
+static int print_json(const compare_request *req, const xattn_tensor_diff *d, size_t n, double max_abs,
                       const char *meta_key, int within) {
     cJSON *o = cJSON_CreateObject();
     if (!o) goto nomem;
@@ -66,7 +66,7 @@ nomem_deleted:
     return CLI_EXIT_INPUT;
 }
 
-static void print_text(const compare_request *req, const tensor_diff *d, size_t n, double max_abs,
+static void print_text(const compare_request *req, const xattn_tensor_diff *d, size_t n, double max_abs,
                        const char *meta_key, int within) {
     printf("a: %s\nb: %s\n", req->path_a, req->path_b);
     for (size_t i = 0; i < n; i++) {
@@ -86,13 +86,13 @@ static void print_text(const compare_request *req, const tensor_diff *d, size_t 
 }
 
 int compare_tensor_files(const compare_request *req) {
-    st_file *a = NULL, *b = NULL;
-    tensor_diff *d = NULL;
+    xattn_st_file *a = NULL, *b = NULL;
+    xattn_tensor_diff *d = NULL;
     size_t n = 0;
     xattn_error err = {0};
     int code = CLI_EXIT_INPUT;
-    if (st_open(req->path_a, &a, &err) != XATTN_OK || st_open(req->path_b, &b, &err) != XATTN_OK ||
-        tensor_compare(a, b, &d, &n, &err) != XATTN_OK) {
+    if (xattn_st_open(req->path_a, &a, &err) != XATTN_OK || xattn_st_open(req->path_b, &b, &err) != XATTN_OK ||
+        xattn_tensor_compare(a, b, &d, &n, &err) != XATTN_OK) {
         cli_lib_error(&err);
         goto done;
     }
@@ -103,7 +103,7 @@ int compare_tensor_files(const compare_request *req) {
             max_abs = d[i].max_abs;
             worst_tensor = i;
         }
-    const char *meta_key = tensor_metadata_difference(a, b);
+    const char *meta_key = xattn_tensor_metadata_difference(a, b);
     int within = max_abs <= req->atol && !meta_key;
     if (req->json) {
         if (print_json(req, d, n, max_abs, meta_key, within) != CLI_EXIT_OK) goto done;
@@ -122,7 +122,7 @@ int compare_tensor_files(const compare_request *req) {
         code = CLI_EXIT_OK;
 done:
     free(d);
-    st_close(a);
-    st_close(b);
+    xattn_st_close(a);
+    xattn_st_close(b);
     return code;
 }

@@ -10,7 +10,7 @@
 
 #include "cli/args.h"
 #include "heat/heat.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "util/atomic_dir.h"
 #include "util/error.h"
 
@@ -150,7 +150,7 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
     p->token_scale = o->token_scale;
     if (!o->dir && !o->keep_steps) return -1;
     xattn_error err = {0};
-    if (o->dir && heat_dir_replaceable(o->dir, &err) != XATTN_OK) {
+    if (o->dir && xattn_heatmaps_dir_replaceable(o->dir, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return CLI_EXIT_INPUT;
     }
@@ -192,7 +192,7 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
     if (!dir) xattn_fail(&err, XATTN_ERR_NOMEM, "%s: out of memory", o->dir);
     for (size_t k = 0; code < 0 && k < batch; k++) {
         const float *image = images + k * (size_t)channels * plane; /* [C, S, S] */
-        image_to_rgb8(image, channels, size, size, rgb);
+        xattn_image_to_rgb8(image, channels, size, size, rgb);
         if (batch == 1)
             strcpy(dir, out.temp_path);
         else

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "xattn.h"
 
 enum {
@@ -66,7 +66,7 @@ int sampling_check_null_prompt(const char *model, const xattn_model_info *info, 
 
 /* A PNG's text chunks; the values point into the buffers here or into the caller's strings. */
 typedef struct sampling_text {
-    png_text_pair pairs[SAMPLING_MAX_TEXT];
+    xattn_text_pair pairs[SAMPLING_MAX_TEXT];
     size_t n;
     char seed[32], steps[16], cfg[32], eta[32], software[64];
 } sampling_text;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "util/error.h"
 
 enum { TRUTH_MAX_LINE = 1 << 16, NPY_MAX_HEADER = 1 << 16 };
@@ -207,7 +207,7 @@ static xattn_status load_image(eval_truth *t, const char *image, uint64_t id, ui
     }
     uint8_t *pixels = NULL;
     size_t w, h;
-    if ((st = image_read_rgb(path, &pixels, &w, &h, err)) != XATTN_OK) goto done;
+    if ((st = xattn_image_read_rgb(path, &pixels, &w, &h, err)) != XATTN_OK) goto done;
     if (w != WORLD_SIZE || h != WORLD_SIZE)
         st = xattn_fail(err, XATTN_ERR_FORMAT, "%s: %zux%zu, a shapes-world image is %dx%d", path, w,
                         h, WORLD_SIZE, WORLD_SIZE);

@@ -75,9 +75,4 @@ void attention_capture_end(attention_capture *c);             /* finishes; unins
 void bilinear_resize_add(float *out, size_t oh, size_t ow, const float *in, size_t ih, size_t iw,
                          float scale);
 
-/* The heatmaps folder dir may be replaced as a whole: it does not exist, or it holds only what
- * xattn_heatmaps_write writes (grid.png, heatmaps.safetensors, <i>-<word>.png, and numbered
- * folders of those from --batch). Otherwise an error names the first other entry. */
-xattn_status heat_dir_replaceable(const char *dir, xattn_error *err);
-
 #endif

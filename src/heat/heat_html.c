@@ -1,4 +1,4 @@
-/* heat_html.c — heat_write_html: the heatmap explorer page.
+/* heat_html.c — xattn_heatmaps_write_html: the heatmap explorer page.
  *
  * The page is one file: the image (upscaled, nearest neighbour) and every (step, word) map as
  * inline PNG data: URLs, the words as buttons, a slider over the steps, and a short script and
@@ -8,7 +8,6 @@
  * blend heat_overlay computes. Slider position s shows the map summed over steps
  * step_begin .. s (cumulative), so the last position is the map --heatmaps writes. */
 #define _POSIX_C_SOURCE 200809L
-#include "heat/heat_html.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,7 @@
 
 #include "heat/heat.h"
 #include "heat/heat_image.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "util/atomic_file.h"
 #include "util/base64.h"
 #include "util/error.h"
@@ -40,7 +39,7 @@ static xattn_status put_png_url(FILE *fp, const uint8_t *pixels, size_t width, s
                                 int channels, xattn_error *err) {
     uint8_t *png = NULL;
     size_t len = 0;
-    xattn_status s = png_encode(pixels, width, height, channels, &png, &len, err);
+    xattn_status s = xattn_png_encode(pixels, width, height, channels, &png, &len, err);
     if (s != XATTN_OK) return s;
     size_t chars = base64_length(len);
     char *text = chars == SIZE_MAX ? NULL : malloc(chars); /* [chars], no NUL */
@@ -262,7 +261,7 @@ done:
     return s;
 }
 
-xattn_status heat_write_html(const char *path, const xattn_heatmaps *h, size_t image,
+xattn_status xattn_heatmaps_write_html(const char *path, const xattn_heatmaps *h, size_t image,
                              const uint8_t *rgb, const char *caption, xattn_error *err) {
     xattn_heatmaps_info info;
     xattn_heatmaps_get_info(h, &info);

@@ -15,10 +15,8 @@
 
 #include "heat/heat.h"
 #include "heat/heat_image.h"
-#include "io/image_io.h"
-#include "io/safetensors.h"
+#include "xattn_io.h"
 #include "util/error.h"
-#include "util/fs.h"
 
 #define GRID_COLUMNS 6
 #define MAX_NAME 48
@@ -125,11 +123,11 @@ static xattn_status write_tensors(const xattn_heatmaps *h, size_t image, const c
                             "DAAM: per step, each layer's conditional-branch probabilities summed "
                             "over heads, resized bilinearly, averaged over (layer, head) pairs; "
                             "summed over steps; a word is the mean of its tokens; not normalised"};
-    st_write_tensor t[2] = {
+    xattn_st_write_tensor t[2] = {
         {"maps", 3, {info.n_words, info.height, info.width}, xattn_heatmaps_word_maps(h, image)},
         {"step_maps", 4, {kept, info.n_words, info.height, info.width}, steps},
     };
-    st = st_write_f32(path, t, steps ? 2 : 1, keys, values, sizeof keys / sizeof *keys, err);
+    st = xattn_st_write_f32(path, t, steps ? 2 : 1, keys, values, sizeof keys / sizeof *keys, err);
 done:
     free(names), free(steps);
     free(m_words), free(m_spans), free(m_tokens), free(m_layers), free(m_heads);
@@ -143,7 +141,7 @@ xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const u
     if (image >= info.images)
         return xattn_fail(err, XATTN_ERR_VALUE, "%s: heatmaps of image %zu requested, %zu captured",
                           dir, image, info.images);
-    xattn_status st = make_dirs(dir, err);
+    xattn_status st = xattn_make_dirs(dir, err);
     if (st != XATTN_OK) return st;
 
     const xattn_word *words = xattn_heatmaps_words(h);
@@ -180,9 +178,9 @@ xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const u
         panel_ptr[i + 1] = panel;
         labels[i + 1] = words[i].text;
         heat_overlay(overlay, rgb, maps + i * hw, H, W, k, table, scratch);
-        png_text_pair text[] = {{"word", words[i].text}, {"prompt", heatmaps_prompt_text(h)}};
+        xattn_text_pair text[] = {{"word", words[i].text}, {"prompt", heatmaps_prompt_text(h)}};
         overlay_path(path, cap, dir, i, words[i].text);
-        st = png_write_file(path, overlay, W * k, H * k, 3, text, 2, NULL, err);
+        st = xattn_png_write(path, overlay, W * k, H * k, 3, text, 2, NULL, err);
         if (st != XATTN_OK) goto done;
     }
     size_t gw, gh;
@@ -190,9 +188,9 @@ xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const u
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s/grid.png: out of memory", dir);
         goto done;
     }
-    png_text_pair text[] = {{"prompt", heatmaps_prompt_text(h)}};
+    xattn_text_pair text[] = {{"prompt", heatmaps_prompt_text(h)}};
     snprintf(path, cap, "%s/grid.png", dir);
-    if ((st = png_write_file(path, grid, gw, gh, 3, text, 1, NULL, err)) != XATTN_OK) goto done;
+    if ((st = xattn_png_write(path, grid, gw, gh, 3, text, 1, NULL, err)) != XATTN_OK) goto done;
     snprintf(path, cap, "%s/heatmaps.safetensors", dir);
     st = write_tensors(h, image, path, err);
 done:
@@ -238,7 +236,7 @@ static int foreign_entry(const char *dir, int depth, char *name, size_t cap) {
     return found;
 }
 
-xattn_status heat_dir_replaceable(const char *dir, xattn_error *err) {
+xattn_status xattn_heatmaps_dir_replaceable(const char *dir, xattn_error *err) {
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (errno == ENOENT) return XATTN_OK;

@@ -1,5 +1,5 @@
-/* image_compare.c — difference statistics and difference image for two RGB8 images. */
-#include "io/image_compare.h"
+/* xattn_image_compare.c — difference statistics and difference image for two RGB8 images. */
+#include "xattn_io.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -7,8 +7,8 @@
 
 #include "util/error.h"
 
-xattn_status image_compare(const uint8_t *a, const uint8_t *b, size_t w, size_t h,
-                           image_diff_stats *out, xattn_error *err) {
+xattn_status xattn_image_compare(const uint8_t *a, const uint8_t *b, size_t w, size_t h,
+                           xattn_image_diff *out, xattn_error *err) {
     memset(out, 0, sizeof *out);
     if (w == 0 || h == 0)
         return xattn_fail(err, XATTN_ERR_VALUE, "image: empty (%zux%zu)", w, h);
@@ -18,7 +18,7 @@ xattn_status image_compare(const uint8_t *a, const uint8_t *b, size_t w, size_t 
     out->height = h;
     size_t n_pixels = w * h;
     /* Sums fit: 255^2 * 3 * n_pixels < 2^64 for n_pixels < 9.4e13, far above any readable
-     * image (image_read_rgb caps each side). */
+     * image (xattn_image_read_rgb caps each side). */
     uint64_t sum_abs = 0, sum_sq = 0;
     unsigned max_abs = 0;
     size_t worst = 0, differing = 0;
@@ -53,15 +53,15 @@ xattn_status image_compare(const uint8_t *a, const uint8_t *b, size_t w, size_t 
     return XATTN_OK;
 }
 
-void image_diff_render(const uint8_t *a, const uint8_t *b, size_t w, size_t h, uint8_t *diff) {
+void xattn_image_diff_render(const uint8_t *a, const uint8_t *b, size_t w, size_t h, uint8_t *diff) {
     size_t n = w * h * 3;
     for (size_t i = 0; i < n; i++) {
         unsigned d = a[i] > b[i] ? (unsigned)(a[i] - b[i]) : (unsigned)(b[i] - a[i]);
-        d *= IMAGE_DIFF_GAIN;
+        d *= XATTN_IMAGE_DIFF_GAIN;
         diff[i] = (uint8_t)(d > 255u ? 255u : d);
     }
 }
 
-int image_diff_within(const image_diff_stats *stats, unsigned max_abs_limit, double min_psnr_db) {
+int xattn_image_diff_within(const xattn_image_diff *stats, unsigned max_abs_limit, double min_psnr_db) {
     return stats->max_abs <= max_abs_limit && stats->psnr_db >= min_psnr_db;
 }

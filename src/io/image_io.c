@@ -6,7 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <png.h> /* before image_io.h, which otherwise maps png_info & co. to its own names */
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -130,10 +130,10 @@ static int write_png_stream(FILE *fp, png_memory *mem, const uint8_t *pixels, si
     return 1;
 }
 
-xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                            int channels, const png_text_pair *text, size_t n_text,
-                            const png_write_options *opt, xattn_error *err) {
-    static const png_write_options defaults = {.durable = 1, .fast = 0};
+xattn_status xattn_png_write(const char *path, const uint8_t *pixels, size_t width, size_t height,
+                            int channels, const xattn_text_pair *text, size_t n_text,
+                            const xattn_png_options *opt, xattn_error *err) {
+    static const xattn_png_options defaults = {.durable = 1, .fast = 0};
     if (!opt) opt = &defaults;
     if (channels != 1 && channels != 3)
         return xattn_fail(err, XATTN_ERR_VALUE, "%s: %d channels (must be 1 or 3)", path, channels);
@@ -174,7 +174,7 @@ xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t widt
     return atomic_file_commit(&af, err);
 }
 
-xattn_status png_encode(const uint8_t *pixels, size_t width, size_t height, int channels,
+xattn_status xattn_png_encode(const uint8_t *pixels, size_t width, size_t height, int channels,
                         uint8_t **png, size_t *png_len, xattn_error *err) {
     *png = NULL, *png_len = 0;
     if (channels != 1 && channels != 3)
@@ -194,9 +194,9 @@ xattn_status png_encode(const uint8_t *pixels, size_t width, size_t height, int 
     return XATTN_OK;
 }
 
-xattn_status png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
-                           const png_text_pair *text, size_t n_text, xattn_error *err) {
-    return png_write_file(path, rgb, width, height, 3, text, n_text, NULL, err);
+xattn_status xattn_png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
+                           const xattn_text_pair *text, size_t n_text, xattn_error *err) {
+    return xattn_png_write(path, rgb, width, height, 3, text, n_text, NULL, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -233,7 +233,7 @@ static char *latin1_to_utf8(const char *s) {
 
 /* Reads the whole PNG (rows into one scratch row) so text after IDAT is seen too, and copies
  * the text into out. Returns 0 with ctx->msg set on a libpng error; -1 if out of memory. */
-static int read_png_stream(FILE *fp, png_file_info *out, png_ctx *ctx) {
+static int read_png_stream(FILE *fp, xattn_png_info *out, png_ctx *ctx) {
     png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning,
                                                NULL, on_png_read_malloc, on_png_read_free);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -284,7 +284,7 @@ static int read_png_stream(FILE *fp, png_file_info *out, png_ctx *ctx) {
     return ok ? 1 : -1;
 }
 
-xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_error *err) {
+xattn_status xattn_png_read_info(const char *path, xattn_png_info *out, xattn_error *err) {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -298,12 +298,12 @@ xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_erro
     free(ctx.row);
     fclose(fp);
     if (r == 1) return XATTN_OK;
-    png_file_info_free(out);
+    xattn_png_info_free(out);
     if (r < 0) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     return xattn_fail(err, XATTN_ERR_FORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
 }
 
-void png_file_info_free(png_file_info *info) {
+void xattn_png_info_free(xattn_png_info *info) {
     if (!info) return;
     for (size_t i = 0; i < info->n_text; i++) {
         free(info->keys[i]);
@@ -317,7 +317,7 @@ void png_file_info_free(png_file_info *info) {
 /* ------------------------------------------------------------------------------------------ */
 /* input images and float conversion                                                           */
 
-xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
+xattn_status xattn_image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
                             xattn_error *err) {
     *rgb = NULL;
     *width = *height = 0;
@@ -349,7 +349,7 @@ xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size
 /* rgb[(y * W + x) * 3 + c] = round_half_even(clamp(chw[c', y, x] * 0.5 + 0.5, 0, 1) * 255) with
  * c' = c (3 channels) or 0 (1 channel), in float32 like diffusers (denormalize, then
  * numpy_to_pil's (x * 255).round()); NaN -> 0. */
-void image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb) {
+void xattn_image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb) {
     size_t plane = height * width;
     for (size_t c = 0; c < 3; c++) {
         const float *src = chw + (channels == 1 ? 0 : c) * plane; /* [H, W] */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/safetensors.h" /* st_f16_to_f32 */
+#include "xattn_io.h" /* xattn_st_f16_to_f32 */
 #include "util/error.h"
 
 #define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10 kB by default */
@@ -140,7 +140,7 @@ bad:
 /* ------------------------------------------------------------------------------------------ */
 
 static float decode(const uint8_t *p, size_t itemsize) {
-    if (itemsize == 2) return st_f16_to_f32((uint16_t)(p[0] | (p[1] << 8)));
+    if (itemsize == 2) return xattn_st_f16_to_f32((uint16_t)(p[0] | (p[1] << 8)));
     uint64_t u = 0;
     for (size_t b = 0; b < itemsize; b++) u |= (uint64_t)p[b] << (8 * b);
     if (itemsize == 4) {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "io/npy.h"
-#include "io/safetensors.h"
+#include "xattn_io.h"
 #include "util/error.h"
 #include "xattn.h"
 
@@ -90,7 +90,7 @@ done:
 }
 
 /* attention_mask: any numeric dtype, [T] or [1, T], values exactly 0 or 1, not all 0. */
-static xattn_status load_mask(const char *path, const st_tensor *m, xattn_prompt *p, xattn_error *err) {
+static xattn_status load_mask(const char *path, const xattn_st_tensor *m, xattn_prompt *p, xattn_error *err) {
     size_t T = p->n_tokens;
     if (!((m->ndim == 1 && m->shape[0] == T) || (m->ndim == 2 && m->shape[0] == 1 && m->shape[1] == T))) {
         char shape[160] = "";
@@ -104,7 +104,7 @@ static xattn_status load_mask(const char *path, const st_tensor *m, xattn_prompt
     }
     size_t ones = 0;
     for (size_t t = 0; t < T; t++) {
-        double v = st_element_f64(m, t);
+        double v = xattn_st_element_f64(m, t);
         if (v != 0 && v != 1)
             return xattn_fail(err, XATTN_ERR_VALUE,
                               "%s: attention_mask[%zu] = %g, expected 0 or 1", path, t, v);
@@ -130,18 +130,18 @@ static xattn_status alloc_prompt(const char *path, xattn_prompt *p, xattn_error 
 }
 
 static xattn_status load_safetensors(const char *path, xattn_prompt *p, xattn_error *err) {
-    st_file *f;
-    xattn_status s = st_open(path, &f, err);
+    xattn_st_file *f;
+    xattn_status s = xattn_st_open(path, &f, err);
     if (s != XATTN_OK) return s;
-    const st_tensor *e = st_find(f, "encoder_hidden_states");
+    const xattn_st_tensor *e = xattn_st_find(f, "encoder_hidden_states");
     if (!e) {
         s = xattn_fail(err, XATTN_ERR_SHAPE, "%s: missing tensor 'encoder_hidden_states'", path);
         goto done;
     }
-    if (e->dtype != ST_F32 && e->dtype != ST_F16 && e->dtype != ST_BF16) {
+    if (e->dtype != XATTN_ST_F32 && e->dtype != XATTN_ST_F16 && e->dtype != XATTN_ST_BF16) {
         s = xattn_fail(err, XATTN_ERR_UNSUPPORTED,
                        "%s: tensor 'encoder_hidden_states' has dtype %s, expected F32, F16 or BF16", path,
-                       st_dtype_name(e->dtype));
+                       xattn_st_dtype_name(e->dtype));
         goto done;
     }
     if (e->ndim == 2 || (e->ndim == 3 && e->shape[0] == 1)) {
@@ -158,22 +158,22 @@ static xattn_status load_safetensors(const char *path, xattn_prompt *p, xattn_er
         goto done;
     }
     if ((s = alloc_prompt(path, p, err)) != XATTN_OK) goto done;
-    if ((s = st_read_f32(f, e, p->embeddings, err)) != XATTN_OK) goto done;
+    if ((s = xattn_st_read_f32(f, e, p->embeddings, err)) != XATTN_OK) goto done;
     if ((s = check_embeddings(path, "encoder_hidden_states", p, err)) != XATTN_OK) goto done;
 
-    const st_tensor *m = st_find(f, "attention_mask");
+    const xattn_st_tensor *m = xattn_st_find(f, "attention_mask");
     if (m && (s = load_mask(path, m, p, err)) != XATTN_OK) goto done;
 
-    const char *tokens = st_metadata(f, "tokens");
+    const char *tokens = xattn_st_metadata(f, "tokens");
     s = tokens ? parse_tokens(path, tokens, p, err) : default_tokens(path, p, err);
     if (s != XATTN_OK) goto done;
-    const char *text = st_metadata(f, "prompt");
-    const char *encoder = st_metadata(f, "encoder");
+    const char *text = xattn_st_metadata(f, "prompt");
+    const char *encoder = xattn_st_metadata(f, "encoder");
     p->text = strdup(text ? text : "");
     p->encoder = strdup(encoder ? encoder : "");
     if (!p->text || !p->encoder) s = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
 done:
-    st_close(f);
+    xattn_st_close(f);
     return s;
 }
 

@@ -4,9 +4,9 @@
  * Every number in the header is validated before use: dims are integers in [0, 2^53],
  * shape products and byte sizes are overflow-checked, data_offsets must lie inside the data
  * section, match numel * dtype size exactly, and not overlap another tensor. Tensor data
- * pointers may be unaligned (the header length is arbitrary): decode through st_read_f32. */
+ * pointers may be unaligned (the header length is arbitrary): decode through xattn_st_read_f32. */
 #define _POSIX_C_SOURCE 200809L
-#include "io/safetensors.h"
+#include "xattn_io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,13 +25,13 @@
 #define ST_MAX_HEADER ((uint64_t)100 << 20) /* the reference implementation's limit: 100 MB */
 #define ST_MAX_INT 9007199254740992.0        /* 2^53: larger JSON numbers are not exact */
 
-struct st_file {
+struct xattn_st_file {
     char *path;
     uint8_t *map;         /* the whole file, map_size bytes, PROT_READ */
     size_t map_size;
     const uint8_t *data;  /* the data section: map + 8 + header length */
     size_t data_size;
-    st_tensor *tensors;   /* [n_tensors], in file order */
+    xattn_st_tensor *tensors;   /* [n_tensors], in file order */
     size_t n_tensors;
     char **meta_keys;     /* [n_meta] */
     char **meta_values;   /* [n_meta] */
@@ -43,27 +43,27 @@ struct st_file {
 
 static const struct {
     const char *name;
-    st_dtype dtype;
+    xattn_st_dtype dtype;
     size_t size;
 } st_dtypes[] = {
-    {"F32", ST_F32, 4}, {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2}, {"I64", ST_I64, 8},
-    {"I32", ST_I32, 4}, {"U8", ST_U8, 1},   {"BOOL", ST_BOOL, 1}, {"F64", ST_F64, 8},
+    {"F32", XATTN_ST_F32, 4}, {"F16", XATTN_ST_F16, 2}, {"BF16", XATTN_ST_BF16, 2}, {"I64", XATTN_ST_I64, 8},
+    {"I32", XATTN_ST_I32, 4}, {"U8", XATTN_ST_U8, 1},   {"BOOL", XATTN_ST_BOOL, 1}, {"F64", XATTN_ST_F64, 8},
 };
 #define ST_N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
 
-const char *st_dtype_name(st_dtype d) {
+const char *xattn_st_dtype_name(xattn_st_dtype d) {
     for (size_t i = 0; i < ST_N_DTYPES; i++)
         if (st_dtypes[i].dtype == d) return st_dtypes[i].name;
     return "?";
 }
 
-size_t st_dtype_size(st_dtype d) {
+size_t xattn_st_dtype_size(xattn_st_dtype d) {
     for (size_t i = 0; i < ST_N_DTYPES; i++)
         if (st_dtypes[i].dtype == d) return st_dtypes[i].size;
     return 0;
 }
 
-static int st_dtype_parse(const char *s, st_dtype *d) {
+static int st_dtype_parse(const char *s, xattn_st_dtype *d) {
     for (size_t i = 0; i < ST_N_DTYPES; i++)
         if (strcmp(st_dtypes[i].name, s) == 0) {
             *d = st_dtypes[i].dtype;
@@ -92,7 +92,7 @@ static float f32_from_bits(uint32_t u) {
 }
 
 /* IEEE binary16 -> binary32, exact: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
-float st_f16_to_f32(uint16_t h) {
+float xattn_st_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
@@ -109,19 +109,19 @@ float st_f16_to_f32(uint16_t h) {
 }
 
 /* bfloat16 is the top half of a binary32. */
-float st_bf16_to_f32(uint16_t b) { return f32_from_bits((uint32_t)b << 16); }
+float xattn_st_bf16_to_f32(uint16_t b) { return f32_from_bits((uint32_t)b << 16); }
 
-double st_element_f64(const st_tensor *t, size_t i) {
-    const uint8_t *p = t->data + i * st_dtype_size(t->dtype);
+double xattn_st_element_f64(const xattn_st_tensor *t, size_t i) {
+    const uint8_t *p = t->data + i * xattn_st_dtype_size(t->dtype);
     switch (t->dtype) {
-    case ST_F32: return f32_from_bits(load_u32(p));
-    case ST_F16: return st_f16_to_f32(load_u16(p));
-    case ST_BF16: return st_bf16_to_f32(load_u16(p));
-    case ST_I64: return (double)(int64_t)load_u64(p);
-    case ST_I32: return (double)(int32_t)load_u32(p);
-    case ST_U8: return p[0];
-    case ST_BOOL: return p[0];
-    case ST_F64: {
+    case XATTN_ST_F32: return f32_from_bits(load_u32(p));
+    case XATTN_ST_F16: return xattn_st_f16_to_f32(load_u16(p));
+    case XATTN_ST_BF16: return xattn_st_bf16_to_f32(load_u16(p));
+    case XATTN_ST_I64: return (double)(int64_t)load_u64(p);
+    case XATTN_ST_I32: return (double)(int32_t)load_u32(p);
+    case XATTN_ST_U8: return p[0];
+    case XATTN_ST_BOOL: return p[0];
+    case XATTN_ST_F64: {
         uint64_t u = load_u64(p);
         double d;
         memcpy(&d, &u, sizeof d);
@@ -134,30 +134,30 @@ double st_element_f64(const st_tensor *t, size_t i) {
 /* ------------------------------------------------------------------------------------------ */
 /* accessors                                                                                   */
 
-const char *st_path(const st_file *f) { return f->path; }
-size_t st_count(const st_file *f) { return f->n_tensors; }
-const st_tensor *st_at(const st_file *f, size_t i) { return i < f->n_tensors ? &f->tensors[i] : NULL; }
+const char *xattn_st_path(const xattn_st_file *f) { return f->path; }
+size_t xattn_st_count(const xattn_st_file *f) { return f->n_tensors; }
+const xattn_st_tensor *xattn_st_at(const xattn_st_file *f, size_t i) { return i < f->n_tensors ? &f->tensors[i] : NULL; }
 
-const st_tensor *st_find(const st_file *f, const char *name) {
+const xattn_st_tensor *xattn_st_find(const xattn_st_file *f, const char *name) {
     for (size_t i = 0; i < f->n_tensors; i++)
         if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
     return NULL;
 }
 
-const char *st_metadata(const st_file *f, const char *key) {
+const char *xattn_st_metadata(const xattn_st_file *f, const char *key) {
     for (size_t i = 0; i < f->n_meta; i++)
         if (strcmp(f->meta_keys[i], key) == 0) return f->meta_values[i];
     return NULL;
 }
 
-size_t st_metadata_count(const st_file *f) { return f->n_meta; }
+size_t xattn_st_metadata_count(const xattn_st_file *f) { return f->n_meta; }
 
-void st_metadata_at(const st_file *f, size_t i, const char **key, const char **value) {
+void xattn_st_metadata_at(const xattn_st_file *f, size_t i, const char **key, const char **value) {
     *key = i < f->n_meta ? f->meta_keys[i] : NULL;
     *value = i < f->n_meta ? f->meta_values[i] : NULL;
 }
 
-void st_close(st_file *f) {
+void xattn_st_close(xattn_st_file *f) {
     if (!f) return;
     for (size_t i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
     free(f->tensors);
@@ -199,7 +199,7 @@ static int json_uint(const cJSON *j, size_t *out) {
 
 /* One tensor entry {"dtype": .., "shape": [..], "data_offsets": [b, e]}. On success t->data
  * points into the data section; *begin / *end are the byte range there. */
-static xattn_status parse_tensor(st_file *f, const cJSON *j, st_tensor *t, size_t *begin,
+static xattn_status parse_tensor(xattn_st_file *f, const cJSON *j, xattn_st_tensor *t, size_t *begin,
                                  size_t *end, xattn_error *err) {
     char nb[128];
     const char *name = printable(t->name, nb);
@@ -223,10 +223,10 @@ static xattn_status parse_tensor(st_file *f, const cJSON *j, st_tensor *t, size_
     if (!cJSON_IsArray(js))
         return xattn_fail(err, XATTN_ERR_FORMAT, "%s: 'shape' is not an array (tensor '%s')", path, name);
     int ndim = cJSON_GetArraySize(js);
-    if (ndim > ST_MAX_DIMS)
+    if (ndim > XATTN_ST_MAX_DIMS)
         return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
                           "%s: %d dimensions, at most %d are supported (tensor '%s')", path, ndim,
-                          ST_MAX_DIMS, name);
+                          XATTN_ST_MAX_DIMS, name);
     t->ndim = ndim;
     t->numel = 1;
     int d = 0;
@@ -245,7 +245,7 @@ static xattn_status parse_tensor(st_file *f, const cJSON *j, st_tensor *t, size_
                               name);
         d++;
     }
-    if (__builtin_mul_overflow(t->numel, st_dtype_size(t->dtype), &t->nbytes))
+    if (__builtin_mul_overflow(t->numel, xattn_st_dtype_size(t->dtype), &t->nbytes))
         return xattn_fail(err, XATTN_ERR_FORMAT, "%s: tensor byte size overflows (tensor '%s')", path,
                           name);
     if (!cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2 || !json_uint(jo->child, begin) ||
@@ -264,7 +264,7 @@ static xattn_status parse_tensor(st_file *f, const cJSON *j, st_tensor *t, size_
     if (*end - *begin != t->nbytes)
         return xattn_fail(err, XATTN_ERR_FORMAT,
                           "%s: data_offsets span %zu bytes but shape and dtype %s need %zu (tensor '%s')",
-                          path, *end - *begin, st_dtype_name(t->dtype), t->nbytes, name);
+                          path, *end - *begin, xattn_st_dtype_name(t->dtype), t->nbytes, name);
     t->data = f->data + *begin;
     return XATTN_OK;
 }
@@ -298,7 +298,7 @@ static const char *find_duplicate(char *const *names, size_t n, int *nomem) {
 }
 
 /* No two tensors share a name or a byte; ranges[n] are compacted and sorted here. */
-static xattn_status check_disjoint(st_file *f, range *ranges, xattn_error *err) {
+static xattn_status check_disjoint(xattn_st_file *f, range *ranges, xattn_error *err) {
     size_t n = f->n_tensors, m = 0;
     char **names = malloc((n ? n : 1) * sizeof *names); /* [n] borrowed */
     if (!names) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", f->path);
@@ -325,7 +325,7 @@ static xattn_status check_disjoint(st_file *f, range *ranges, xattn_error *err) 
     return XATTN_OK;
 }
 
-static xattn_status parse_metadata(st_file *f, const cJSON *j, xattn_error *err) {
+static xattn_status parse_metadata(xattn_st_file *f, const cJSON *j, xattn_error *err) {
     if (f->meta_keys)
         return xattn_fail(err, XATTN_ERR_FORMAT, "%s: duplicate '__metadata__' entry", f->path);
     if (!cJSON_IsObject(j))
@@ -357,7 +357,7 @@ static xattn_status parse_metadata(st_file *f, const cJSON *j, xattn_error *err)
     return XATTN_OK;
 }
 
-static xattn_status parse_header(st_file *f, const char *json, size_t len, xattn_error *err) {
+static xattn_status parse_header(xattn_st_file *f, const char *json, size_t len, xattn_error *err) {
     if (memchr(json, '\0', len))
         return xattn_fail(err, XATTN_ERR_FORMAT, "%s: header contains a NUL byte", f->path);
     const char *end = NULL;
@@ -383,7 +383,7 @@ static xattn_status parse_header(st_file *f, const char *json, size_t len, xattn
         if (strcmp(e->string, "__metadata__") == 0) {
             s = parse_metadata(f, e, err);
         } else {
-            st_tensor *t = &f->tensors[f->n_tensors];
+            xattn_st_tensor *t = &f->tensors[f->n_tensors];
             t->name = strdup(e->string);
             if (!t->name) {
                 s = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", f->path);
@@ -402,9 +402,9 @@ done:
     return s;
 }
 
-xattn_status st_open(const char *path, st_file **out, xattn_error *err) {
+xattn_status xattn_st_open(const char *path, xattn_st_file **out, xattn_error *err) {
     *out = NULL;
-    st_file *f = calloc(1, sizeof *f);
+    xattn_st_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
@@ -459,7 +459,7 @@ done:
     free(json);
     if (fd >= 0) close(fd);
     if (s != XATTN_OK) {
-        st_close(f);
+        xattn_st_close(f);
         return s;
     }
     *out = f;
@@ -469,24 +469,24 @@ done:
 /* ------------------------------------------------------------------------------------------ */
 /* conversion                                                                                  */
 
-xattn_status st_read_f32(const st_file *f, const st_tensor *t, float *out, xattn_error *err) {
+xattn_status xattn_st_read_f32(const xattn_st_file *f, const xattn_st_tensor *t, float *out, xattn_error *err) {
     const uint8_t *p = t->data; /* [numel * dtype size], any alignment */
     size_t n = t->numel;
     switch (t->dtype) {
-    case ST_F32:
+    case XATTN_ST_F32:
         for (size_t i = 0; i < n; i++) out[i] = f32_from_bits(load_u32(p + 4 * i));
         return XATTN_OK;
-    case ST_F16:
-        for (size_t i = 0; i < n; i++) out[i] = st_f16_to_f32(load_u16(p + 2 * i));
+    case XATTN_ST_F16:
+        for (size_t i = 0; i < n; i++) out[i] = xattn_st_f16_to_f32(load_u16(p + 2 * i));
         return XATTN_OK;
-    case ST_BF16:
-        for (size_t i = 0; i < n; i++) out[i] = st_bf16_to_f32(load_u16(p + 2 * i));
+    case XATTN_ST_BF16:
+        for (size_t i = 0; i < n; i++) out[i] = xattn_st_bf16_to_f32(load_u16(p + 2 * i));
         return XATTN_OK;
     default: {
         char nb[128];
         return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
                           "%s: dtype %s cannot be read as floats, expected F32, F16 or BF16 (tensor '%s')",
-                          f->path, st_dtype_name(t->dtype), printable(t->name, nb));
+                          f->path, xattn_st_dtype_name(t->dtype), printable(t->name, nb));
     }
     }
 }
@@ -546,15 +546,15 @@ static void sb_size(strbuf *b, size_t v) {
     sb_str(b, num);
 }
 
-xattn_status st_write_f32(const char *path, const st_write_tensor *tensors, size_t n_tensors,
+xattn_status xattn_st_write_f32(const char *path, const xattn_st_write_tensor *tensors, size_t n_tensors,
                           const char *const *meta_keys, const char *const *meta_values,
                           size_t n_meta, xattn_error *err) {
     /* --- validate and build the header ------------------------------------------------------ */
     for (size_t i = 0; i < n_tensors; i++) {
-        const st_write_tensor *t = &tensors[i];
+        const xattn_st_write_tensor *t = &tensors[i];
         if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0)
             return xattn_fail(err, XATTN_ERR_VALUE, "%s: tensor %zu has an invalid name", path, i);
-        if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)
+        if (t->ndim < 0 || t->ndim > XATTN_ST_MAX_DIMS)
             return xattn_fail(err, XATTN_ERR_VALUE, "%s: %d dimensions (tensor '%s')", path, t->ndim,
                               t->name);
         for (size_t j = 0; j < i; j++)
@@ -580,7 +580,7 @@ xattn_status st_write_f32(const char *path, const st_write_tensor *tensors, size
     }
     size_t offset = 0;
     for (size_t i = 0; i < n_tensors; i++) {
-        const st_write_tensor *t = &tensors[i];
+        const xattn_st_write_tensor *t = &tensors[i];
         size_t numel = 1, nbytes;
         for (int d = 0; d < t->ndim; d++)
             if (__builtin_mul_overflow(numel, t->shape[d], &numel)) numel = SIZE_MAX;
@@ -624,7 +624,7 @@ xattn_status st_write_f32(const char *path, const st_write_tensor *tensors, size
     free(h.s);
     uint8_t buf[4096]; /* [1024 floats] little-endian staging */
     for (size_t i = 0; ok && i < n_tensors; i++) {
-        const st_write_tensor *t = &tensors[i];
+        const xattn_st_write_tensor *t = &tensors[i];
         size_t numel = 1;
         for (int d = 0; d < t->ndim; d++) numel *= t->shape[d];
         for (size_t k = 0; ok && k < numel;) {

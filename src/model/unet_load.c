@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/safetensors.h"
+#include "xattn_io.h"
 #include "model/unet.h"
 #include "ops/ops.h"
 #include "util/error.h"
@@ -309,20 +309,20 @@ xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xatt
     memset(u, 0, sizeof *u);
     u->cfg = *cfg;
     binder b = {0};
-    st_file *f = NULL;
+    xattn_st_file *f = NULL;
     xattn_status st = XATTN_OK;
 
     if (bind_unet(&b, u, cfg) || b.oom) {
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    if ((st = st_open(path, &f, err)) != XATTN_OK) goto done;
+    if ((st = xattn_st_open(path, &f, err)) != XATTN_OK) goto done;
 
     /* every declared tensor present with its shape and a float dtype */
     size_t total = 0;
     for (size_t i = 0; i < b.n; i++) {
         const request *r = &b.req[i];
-        const st_tensor *t = st_find(f, r->name);
+        const xattn_st_tensor *t = xattn_st_find(f, r->name);
         if (!t) {
             st = xattn_fail(err, XATTN_ERR_SHAPE, "%s: tensor '%s' is missing", path, r->name);
             goto done;
@@ -337,16 +337,16 @@ xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xatt
                             path, r->name, got_s, want_s);
             goto done;
         }
-        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
+        if (t->dtype != XATTN_ST_F32 && t->dtype != XATTN_ST_F16 && t->dtype != XATTN_ST_BF16) {
             st = xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 only)",
-                            path, r->name, st_dtype_name(t->dtype));
+                            path, r->name, xattn_st_dtype_name(t->dtype));
             goto done;
         }
         total += numel(r);
     }
     /* and nothing the config does not use */
-    for (size_t i = 0; i < st_count(f); i++) {
-        const st_tensor *t = st_at(f, i);
+    for (size_t i = 0; i < xattn_st_count(f); i++) {
+        const xattn_st_tensor *t = xattn_st_at(f, i);
         int used = 0;
         for (size_t j = 0; j < b.n && !used; j++) used = strcmp(b.req[j].name, t->name) == 0;
         if (!used) {
@@ -366,8 +366,8 @@ xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xatt
     float *p = u->params;
     for (size_t i = 0; i < b.n; i++) {
         const request *r = &b.req[i];
-        const st_tensor *t = st_find(f, r->name);
-        if ((st = st_read_f32(f, t, p, err)) != XATTN_OK) goto done;
+        const xattn_st_tensor *t = xattn_st_find(f, r->name);
+        if ((st = xattn_st_read_f32(f, t, p, err)) != XATTN_OK) goto done;
         size_t n = numel(r);
         for (size_t k = 0; k < n; k++)
             if (!isfinite(p[k])) {
@@ -384,7 +384,7 @@ xattn_status unet_load(unet_w *u, const unet_config *cfg, const char *path, xatt
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory for the linear weights", path);
 
 done:
-    st_close(f);
+    xattn_st_close(f);
     free(b.req);
     free(b.linears);
     if (st != XATTN_OK) unet_free(u);

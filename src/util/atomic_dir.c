@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
-#include "util/fs.h"
+#include "xattn_io.h"
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
     (void)st, (void)ftw;
@@ -41,7 +41,7 @@ xattn_status atomic_dir_open(atomic_dir *d, const char *path, xattn_error *err) 
     if (parent_len > 1) {
         d->temp_path[0] = '\0';
         strncat(d->temp_path, d->final_path, parent_len - 1);
-        xattn_status st = make_dirs(d->temp_path, err);
+        xattn_status st = xattn_make_dirs(d->temp_path, err);
         if (st != XATTN_OK) {
             atomic_dir_abort(d);
             return st;

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "util/fs.h"
+#include "xattn_io.h"
 
 #include <errno.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 
 #include "util/error.h"
 
-xattn_status make_dirs(const char *dir, xattn_error *err) {
+xattn_status xattn_make_dirs(const char *dir, xattn_error *err) {
     char buf[4096];
     size_t n = strlen(dir);
     if (n == 0 || n >= sizeof buf) return xattn_fail(err, XATTN_ERR_VALUE, "%s: bad folder name", dir);

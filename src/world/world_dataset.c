@@ -11,10 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/fs.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* JSON records                                                                                */
@@ -223,7 +222,7 @@ static void abort_files(dataset_files *f) {
 }
 
 /* No fsync per PNG (~4 ms each here): world_write_dataset syncs the file system once at the end. */
-static const png_write_options png_opt = {.durable = 0, .fast = 1};
+static const xattn_png_options png_opt = {.durable = 0, .fast = 1};
 
 /* Writes scene i's image and mask (PNG files or npy rows) and its truth.jsonl line. */
 static xattn_status write_scene(const char *dir, const world_scene *scene, size_t i, world_split split,
@@ -234,10 +233,10 @@ static xattn_status write_scene(const char *dir, const world_scene *scene, size_
         snprintf(image, sizeof image, "images/%06zu.png", i);
         snprintf(mask, sizeof mask, "masks/%06zu.png", i);
         snprintf(path, sizeof path, "%s/%s", dir, image);
-        st = png_write_file(path, scene->rgb, WORLD_SIZE, WORLD_SIZE, 3, NULL, 0, &png_opt, err);
+        st = xattn_png_write(path, scene->rgb, WORLD_SIZE, WORLD_SIZE, 3, NULL, 0, &png_opt, err);
         if (st == XATTN_OK) {
             snprintf(path, sizeof path, "%s/%s", dir, mask);
-            st = png_write_file(path, scene->mask, WORLD_SIZE, WORLD_SIZE, 1, NULL, 0, &png_opt, err);
+            st = xattn_png_write(path, scene->mask, WORLD_SIZE, WORLD_SIZE, 1, NULL, 0, &png_opt, err);
         }
     } else {
         snprintf(image, sizeof image, "images.npy");
@@ -278,14 +277,14 @@ xattn_status world_write_dataset(const char *dir, uint64_t seed, world_split spl
 
     char path[4096];
     xattn_status st;
-    if ((st = make_dirs(dir, err)) != XATTN_OK)
+    if ((st = xattn_make_dirs(dir, err)) != XATTN_OK)
         return st;
     if (format == WORLD_FORMAT_PNG) {
         snprintf(path, sizeof path, "%s/images", dir);
-        if ((st = make_dirs(path, err)) != XATTN_OK)
+        if ((st = xattn_make_dirs(path, err)) != XATTN_OK)
             return st;
         snprintf(path, sizeof path, "%s/masks", dir);
-        if ((st = make_dirs(path, err)) != XATTN_OK)
+        if ((st = xattn_make_dirs(path, err)) != XATTN_OK)
             return st;
     }
 

@@ -1,4 +1,4 @@
-/* fuzz_png_info.c — png_read_file_info (what `xattn info IMAGE.png` reads: size and text
+/* fuzz_png_info.c — xattn_png_read_info (what `xattn info IMAGE.png` reads: size and text
  * chunks, tEXt / zTXt / iTXt, before and after IDAT) on arbitrary bytes as a .png file.
  *
  * Checked beyond "no crash": the error contract, and on success a size inside libpng's limits
@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "io/image_io.h"
+#include "xattn_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_temp_file(data, size, ".png");
-    png_file_info info;
+    xattn_png_info info;
     xattn_error err = {0};
-    xattn_status st = png_read_file_info(path, &info, &err);
+    xattn_status st = xattn_png_read_info(path, &info, &err);
     fuzz_check_status(st, &err, path);
     if (st != XATTN_OK) {
         fuzz_require(info.n_text == 0 && !info.keys && !info.values, "failure left text behind");
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         total += strlen(info.keys[i]) + strlen(info.values[i]);
     }
     (void)total;
-    png_file_info_free(&info);
-    fuzz_require(info.n_text == 0 && !info.keys && !info.values, "png_file_info_free left text");
+    xattn_png_info_free(&info);
+    fuzz_require(info.n_text == 0 && !info.keys && !info.values, "xattn_png_info_free left text");
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/safetensors.h"
+#include "xattn_io.h"
 
 static int fail(const char *msg, const xattn_error *err) {
     fprintf(stderr, "perturb_weight: %s\n", err ? err->msg : msg);
@@ -26,10 +26,10 @@ int main(int argc, char **argv) {
     if (*end) return fail("DELTA: not a number", NULL);
 
     xattn_error err = {0};
-    st_file *f;
-    if (st_open(in, &f, &err) != XATTN_OK) return fail(NULL, &err);
-    size_t n = st_count(f), n_meta = st_metadata_count(f);
-    st_write_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);        /* [n] */
+    xattn_st_file *f;
+    if (xattn_st_open(in, &f, &err) != XATTN_OK) return fail(NULL, &err);
+    size_t n = xattn_st_count(f), n_meta = xattn_st_metadata_count(f);
+    xattn_st_write_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);        /* [n] */
     float **data = calloc(n ? n : 1, sizeof *data);                      /* [n][numel] */
     const char **keys = calloc(n_meta ? n_meta : 1, sizeof *keys);       /* [n_meta] */
     const char **values = calloc(n_meta ? n_meta : 1, sizeof *values);   /* [n_meta] */
@@ -39,13 +39,13 @@ int main(int argc, char **argv) {
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        const st_tensor *t = st_at(f, i);
+        const xattn_st_tensor *t = xattn_st_at(f, i);
         data[i] = malloc((t->numel ? t->numel : 1) * sizeof(float));
         if (!data[i]) {
             fail("out of memory", NULL);
             goto done;
         }
-        if (st_read_f32(f, t, data[i], &err) != XATTN_OK) {
+        if (xattn_st_read_f32(f, t, data[i], &err) != XATTN_OK) {
             fail(NULL, &err);
             goto done;
         }
@@ -59,15 +59,15 @@ int main(int argc, char **argv) {
             data[i][index] += delta;
             found = 1;
         }
-        tensors[i] = (st_write_tensor){.name = t->name, .ndim = t->ndim, .data = data[i]};
+        tensors[i] = (xattn_st_write_tensor){.name = t->name, .ndim = t->ndim, .data = data[i]};
         memcpy(tensors[i].shape, t->shape, sizeof t->shape);
     }
     if (!found) {
         fprintf(stderr, "perturb_weight: %s: no tensor %s\n", in, name);
         goto done;
     }
-    for (size_t i = 0; i < n_meta; i++) st_metadata_at(f, i, &keys[i], &values[i]);
-    if (st_write_f32(out, tensors, n, keys, values, n_meta, &err) != XATTN_OK) {
+    for (size_t i = 0; i < n_meta; i++) xattn_st_metadata_at(f, i, &keys[i], &values[i]);
+    if (xattn_st_write_f32(out, tensors, n, keys, values, n_meta, &err) != XATTN_OK) {
         fail(NULL, &err);
         goto done;
     }
@@ -78,6 +78,6 @@ done:
     free(tensors);
     free(keys);
     free(values);
-    st_close(f);
+    xattn_st_close(f);
     return code;
 }

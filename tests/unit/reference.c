@@ -13,21 +13,21 @@
 #include "model/unet_config.h"
 #include "test_util.h"
 
-st_file *reference_open(const char *name) {
+xattn_st_file *reference_open(const char *name) {
     char rel[512];
     snprintf(rel, sizeof rel, "tests/data/reference/%s.safetensors", name);
-    st_file *f = NULL;
+    xattn_st_file *f = NULL;
     xattn_error err = {0};
-    if (st_open(source_path(rel), &f, &err) != XATTN_OK) fail_msg("%s", err.msg);
+    if (xattn_st_open(source_path(rel), &f, &err) != XATTN_OK) fail_msg("%s", err.msg);
     return f;
 }
 
-float *reference_tensor(const st_file *f, const char *name, size_t *numel) {
-    const st_tensor *t = st_find(f, name);
-    if (!t) fail_msg("%s: tensor '%s' missing from the reference", st_path(f), name);
+float *reference_tensor(const xattn_st_file *f, const char *name, size_t *numel) {
+    const xattn_st_tensor *t = xattn_st_find(f, name);
+    if (!t) fail_msg("%s: tensor '%s' missing from the reference", xattn_st_path(f), name);
     float *out = malloc((t->numel ? t->numel : 1) * sizeof *out);
     xattn_error err = {0};
-    if (st_read_f32(f, t, out, &err) != XATTN_OK) fail_msg("%s", err.msg);
+    if (xattn_st_read_f32(f, t, out, &err) != XATTN_OK) fail_msg("%s", err.msg);
     if (numel) *numel = t->numel;
     return out;
 }

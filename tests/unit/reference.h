@@ -4,12 +4,12 @@
 
 #include <stddef.h>
 
-#include "io/safetensors.h"
+#include "xattn_io.h"
 
 /* Opens tests/data/reference/<name>.safetensors; fails the test if it cannot. */
-st_file *reference_open(const char *name);
+xattn_st_file *reference_open(const char *name);
 /* A tensor as float32 (malloc'd); fails the test when missing. numel is set if not NULL. */
-float *reference_tensor(const st_file *f, const char *name, size_t *numel);
+float *reference_tensor(const xattn_st_file *f, const char *name, size_t *numel);
 
 /* "$XATTN_SOURCE_DIR/<rel>" parsed as JSON (cJSON_Delete it); fails the test if it cannot. */
 struct cJSON *reference_json(const char *rel);

@@ -1,4 +1,4 @@
-/* test_compare.c — image_compare statistics against values worked out by hand (identical images,
+/* test_compare.c — xattn_image_compare statistics against values worked out by hand (identical images,
  * one changed sample, every sample changed), the difference image, the tolerance check, and
  * refused sizes. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/image_compare.h"
+#include "xattn_io.h"
 
 enum { W = 4, H = 3, N = W * H * 3 }; /* images [H, W, 3] */
 
@@ -35,9 +35,9 @@ static void test_identical(void **state) {
     uint8_t a[N], b[N];
     fill_pattern(a);
     memcpy(b, a, N);
-    image_diff_stats s;
+    xattn_image_diff s;
     xattn_error err = {0};
-    assert_int_equal(image_compare(a, b, W, H, &s, &err), XATTN_OK);
+    assert_int_equal(xattn_image_compare(a, b, W, H, &s, &err), XATTN_OK);
     assert_int_equal(s.width, W);
     assert_int_equal(s.height, H);
     assert_int_equal(s.max_abs, 0);
@@ -45,12 +45,12 @@ static void test_identical(void **state) {
     check_close("mse", s.mse, 0.0, 0.0);
     assert_true(isinf(s.psnr_db) && s.psnr_db > 0);
     assert_int_equal(s.differing_pixels, 0);
-    assert_true(image_diff_within(&s, 0, -INFINITY));
-    assert_true(image_diff_within(&s, 0, 1000.0)); /* inf passes any PSNR limit */
+    assert_true(xattn_image_diff_within(&s, 0, -INFINITY));
+    assert_true(xattn_image_diff_within(&s, 0, 1000.0)); /* inf passes any PSNR limit */
 
     uint8_t diff[N];
     memset(diff, 0xAB, sizeof diff);
-    image_diff_render(a, b, W, H, diff);
+    xattn_image_diff_render(a, b, W, H, diff);
     for (size_t i = 0; i < N; i++) assert_int_equal(diff[i], 0);
 }
 
@@ -64,8 +64,8 @@ static void test_one_sample(void **state) {
     memcpy(b, a, N);
     size_t at = (1 * W + 2) * 3 + 1;
     b[at] = (uint8_t)(a[at] - 10);
-    image_diff_stats s;
-    assert_int_equal(image_compare(a, b, W, H, &s, NULL), XATTN_OK);
+    xattn_image_diff s;
+    assert_int_equal(xattn_image_compare(a, b, W, H, &s, NULL), XATTN_OK);
     assert_int_equal(s.max_abs, 10);
     check_close("mean_abs", s.mean_abs, 10.0 / 36.0, 1e-12);
     check_close("mse", s.mse, 100.0 / 36.0, 1e-12);
@@ -78,20 +78,20 @@ static void test_one_sample(void **state) {
     assert_int_equal(s.worst_b, a[at] - 10);
 
     /* Symmetric: the same figures with a and b swapped. */
-    image_diff_stats t;
-    assert_int_equal(image_compare(b, a, W, H, &t, NULL), XATTN_OK);
+    xattn_image_diff t;
+    assert_int_equal(xattn_image_compare(b, a, W, H, &t, NULL), XATTN_OK);
     assert_int_equal(t.max_abs, s.max_abs);
     check_close("swapped psnr_db", t.psnr_db, s.psnr_db, 0.0);
 
     /* Tolerance: max abs 10 passes a limit of 10, fails 9; PSNR 43.69 passes 43, fails 44. */
-    assert_true(image_diff_within(&s, 10, -INFINITY));
-    assert_false(image_diff_within(&s, 9, -INFINITY));
-    assert_true(image_diff_within(&s, 255, 43.0));
-    assert_false(image_diff_within(&s, 255, 44.0));
+    assert_true(xattn_image_diff_within(&s, 10, -INFINITY));
+    assert_false(xattn_image_diff_within(&s, 9, -INFINITY));
+    assert_true(xattn_image_diff_within(&s, 255, 43.0));
+    assert_false(xattn_image_diff_within(&s, 255, 44.0));
 
     /* Difference image: 8 * 10 = 80 at that sample, 0 elsewhere. */
     uint8_t diff[N];
-    image_diff_render(a, b, W, H, diff);
+    xattn_image_diff_render(a, b, W, H, diff);
     for (size_t i = 0; i < N; i++) {
         if (diff[i] != (i == at ? 80 : 0)) {
             print_error("diff[%zu] = %u, want %u\n", i, diff[i], i == at ? 80u : 0u);
@@ -107,8 +107,8 @@ static void test_opposites(void **state) {
     uint8_t a[N], b[N], diff[N];
     memset(a, 0, N);
     memset(b, 255, N);
-    image_diff_stats s;
-    assert_int_equal(image_compare(a, b, W, H, &s, NULL), XATTN_OK);
+    xattn_image_diff s;
+    assert_int_equal(xattn_image_compare(a, b, W, H, &s, NULL), XATTN_OK);
     assert_int_equal(s.max_abs, 255);
     check_close("mean_abs", s.mean_abs, 255.0, 0.0);
     check_close("mse", s.mse, 65025.0, 0.0);
@@ -117,7 +117,7 @@ static void test_opposites(void **state) {
     assert_int_equal(s.worst_x, 0);
     assert_int_equal(s.worst_y, 0);
     assert_int_equal(s.worst_channel, 0);
-    image_diff_render(a, b, W, H, diff);
+    xattn_image_diff_render(a, b, W, H, diff);
     for (size_t i = 0; i < N; i++) assert_int_equal(diff[i], 255);
 }
 
@@ -131,8 +131,8 @@ static void test_differing_pixels(void **state) {
         b[0 * 3 + c] = (uint8_t)(a[0 * 3 + c] + 3);
         b[11 * 3 + c] = (uint8_t)(a[11 * 3 + c] - 3);
     }
-    image_diff_stats s;
-    assert_int_equal(image_compare(a, b, W, H, &s, NULL), XATTN_OK);
+    xattn_image_diff s;
+    assert_int_equal(xattn_image_compare(a, b, W, H, &s, NULL), XATTN_OK);
     assert_int_equal(s.differing_pixels, 2);
     assert_int_equal(s.max_abs, 3);
     check_close("mean_abs", s.mean_abs, 18.0 / 36.0, 1e-12);
@@ -142,13 +142,13 @@ static void test_differing_pixels(void **state) {
 static void test_refused_sizes(void **state) {
     (void)state;
     uint8_t a[3] = {0}, b[3] = {0};
-    image_diff_stats s;
+    xattn_image_diff s;
     xattn_error err = {0};
-    assert_int_equal(image_compare(a, b, 0, 1, &s, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_image_compare(a, b, 0, 1, &s, &err), XATTN_ERR_VALUE);
     assert_non_null(strstr(err.msg, "empty"));
-    assert_int_equal(image_compare(a, b, 1, 0, &s, NULL), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_image_compare(a, b, 1, 0, &s, NULL), XATTN_ERR_VALUE);
     /* 3 w h overflows: refused before any pixel is read. */
-    assert_int_equal(image_compare(a, b, SIZE_MAX / 2, 4, &s, &err), XATTN_ERR_NOMEM);
+    assert_int_equal(xattn_image_compare(a, b, SIZE_MAX / 2, 4, &s, &err), XATTN_ERR_NOMEM);
     assert_non_null(strstr(err.msg, "too large"));
 }
 

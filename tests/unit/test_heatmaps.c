@@ -86,12 +86,12 @@ static void run_probs_parity(const char *model_name) {
     char dir[256];
     snprintf(dir, sizeof dir, "tests/data/models/%s", model_name);
     xattn_model *m = load_model(dir);
-    st_file *ref = reference_open(model_name);
+    xattn_st_file *ref = reference_open(model_name);
     float *sample = reference_tensor(ref, "in.sample", NULL);
     float *timestep = reference_tensor(ref, "in.timestep", NULL);
     float *text = reference_tensor(ref, "in.encoder_hidden_states", NULL);
     float *mask = reference_tensor(ref, "in.attention_mask", NULL);
-    const st_tensor *ts = st_find(ref, "in.encoder_hidden_states");
+    const xattn_st_tensor *ts = xattn_st_find(ref, "in.encoder_hidden_states");
     size_t batch = ts->shape[0], T = ts->shape[1];
 
     size_t n_layers = xattn_model_attention_layers(m, NULL, 0), compared = 0;
@@ -100,11 +100,11 @@ static void run_probs_parity(const char *model_name) {
     xattn_unet_run *run = NULL;
     xattn_error err = {0};
     assert_int_equal(xattn_unet_run_new(m, batch, T, &run, &err), XATTN_OK);
-    float *pred = malloc(st_find(ref, "in.sample")->numel * sizeof *pred);
+    float *pred = malloc(xattn_st_find(ref, "in.sample")->numel * sizeof *pred);
     for (size_t l = 0; l < n_layers; l++) {
         char name[128];
         snprintf(name, sizeof name, "%s.probs", layers[l].name);
-        const st_tensor *want_t = st_find(ref, name);
+        const xattn_st_tensor *want_t = xattn_st_find(ref, name);
         if (!want_t) continue;
         size_t heads = (size_t)layers[l].heads, n = (size_t)(layers[l].height * layers[l].width);
         assert_int_equal(want_t->ndim, 4);
@@ -126,7 +126,7 @@ static void run_probs_parity(const char *model_name) {
     assert_true(compared >= 1);
     xattn_unet_run_free(run);
     free(pred), free(layers), free(sample), free(timestep), free(text), free(mask);
-    st_close(ref);
+    xattn_st_close(ref);
     xattn_model_free(m);
 }
 
@@ -610,22 +610,22 @@ static void test_written_files(void **state) {
     stbi_image_free(grid);
 
     snprintf(path, sizeof path, "%s/heatmaps.safetensors", sub);
-    st_file *f = NULL;
-    assert_int_equal(st_open(path, &f, &err), XATTN_OK);
-    const st_tensor *maps = st_find(f, "maps");
+    xattn_st_file *f = NULL;
+    assert_int_equal(xattn_st_open(path, &f, &err), XATTN_OK);
+    const xattn_st_tensor *maps = xattn_st_find(f, "maps");
     assert_non_null(maps);
     assert_int_equal(maps->ndim, 3);
     assert_true(maps->shape[0] == 8 && maps->shape[1] == 32 && maps->shape[2] == 32);
-    assert_string_equal(st_metadata(f, "words"), "[\"a\",\"red\",\"circle\",\"left\",\"of\",\"a\",\"blue\",\"square\"]");
-    assert_string_equal(st_metadata(f, "steps"), "0:3");
+    assert_string_equal(xattn_st_metadata(f, "words"), "[\"a\",\"red\",\"circle\",\"left\",\"of\",\"a\",\"blue\",\"square\"]");
+    assert_string_equal(xattn_st_metadata(f, "steps"), "0:3");
     float *got = malloc(maps->numel * sizeof(float));
-    assert_int_equal(st_read_f32(f, maps, got, &err), XATTN_OK);
+    assert_int_equal(xattn_st_read_f32(f, maps, got, &err), XATTN_OK);
     assert_int_equal(compare_arrays("heatmaps.safetensors maps", got, xattn_heatmaps_word_maps(h, 0),
                                     maps->numel, 0.0), 0);
     /* the maps are probabilities summed over 3 steps: every value is in (0, 3] */
     for (size_t i = 0; i < maps->numel; i++) assert_true(got[i] > 0.0f && got[i] <= 3.0f);
     free(got);
-    st_close(f);
+    xattn_st_close(f);
     xattn_heatmaps_free(h);
     xattn_prompt_free(p);
     xattn_model_free(m);

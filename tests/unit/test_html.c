@@ -15,7 +15,7 @@
 
 #include <stb/stb_image.h>
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "test_util.h"
 #include "util/base64.h"
 
@@ -46,7 +46,7 @@ static void check_round_trip(int channels, size_t w, size_t h) {
     uint8_t *png = NULL;
     size_t len = 0;
     xattn_error err = {0};
-    assert_int_equal(png_encode(pixels, w, h, channels, &png, &len, &err), XATTN_OK);
+    assert_int_equal(xattn_png_encode(pixels, w, h, channels, &png, &len, &err), XATTN_OK);
     assert_true(len > 8);
     assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
     int gw = 0, gh = 0, gc = 0;
@@ -77,11 +77,11 @@ static void test_png_encode_bad_input(void **state) {
     uint8_t *png = (uint8_t *)1;
     size_t len = 1;
     xattn_error err = {0};
-    assert_int_equal(png_encode(px, 2, 2, 2, &png, &len, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_png_encode(px, 2, 2, 2, &png, &len, &err), XATTN_ERR_VALUE);
     assert_null(png);
     assert_int_equal(len, 0);
     assert_non_null(strstr(err.msg, "channels"));
-    assert_int_equal(png_encode(px, 0, 2, 3, &png, &len, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_png_encode(px, 0, 2, 3, &png, &len, &err), XATTN_ERR_VALUE);
     assert_non_null(strstr(err.msg, "out of range"));
 }
 

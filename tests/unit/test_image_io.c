@@ -20,7 +20,7 @@
 
 #include <stb/stb_image.h>
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "test_util.h"
 
 static char path_buf[4096];
@@ -65,16 +65,16 @@ static void test_png_round_trip(void **state) {
     (void)state;
     const size_t w = 7, h = 5;
     uint8_t *rgb = make_pattern(w, h);
-    png_text_pair text[] = {{"prompt", utf8_prompt}, {"seed", "42"}, {"sampler", ""}};
+    xattn_text_pair text[] = {{"prompt", utf8_prompt}, {"seed", "42"}, {"sampler", ""}};
     const char *path = tmp_file("round.png");
     xattn_error err = {0};
-    xattn_status s = png_write_rgb(path, rgb, w, h, text, 3, &err);
+    xattn_status s = xattn_png_write_rgb(path, rgb, w, h, text, 3, &err);
     if (s != XATTN_OK) printf("%s\n", err.msg);
     assert_int_equal(s, XATTN_OK);
     assert_int_equal(leftover_temps(temp_dir("image_io")), 0);
 
-    png_file_info info;
-    s = png_read_file_info(path, &info, &err);
+    xattn_png_info info;
+    s = xattn_png_read_info(path, &info, &err);
     if (s != XATTN_OK) printf("%s\n", err.msg);
     assert_int_equal(s, XATTN_OK);
     assert_int_equal(info.width, w);
@@ -86,8 +86,8 @@ static void test_png_round_trip(void **state) {
         assert_string_equal(info.keys[i], text[i].key);
         assert_string_equal(info.values[i], text[i].value);
     }
-    png_file_info_free(&info);
-    png_file_info_free(&info); /* safe twice */
+    xattn_png_info_free(&info);
+    xattn_png_info_free(&info); /* safe twice */
 
     int gw, gh, gn;
     uint8_t *got = stbi_load(path, &gw, &gh, &gn, 3);
@@ -100,40 +100,40 @@ static void test_png_round_trip(void **state) {
     assert_int_equal(bad, 0);
     stbi_image_free(got);
 
-    /* image_read_rgb gives the same pixels */
+    /* xattn_image_read_rgb gives the same pixels */
     uint8_t *again;
     size_t aw, ah;
-    assert_int_equal(image_read_rgb(path, &again, &aw, &ah, &err), XATTN_OK);
+    assert_int_equal(xattn_image_read_rgb(path, &again, &aw, &ah, &err), XATTN_OK);
     assert_true(aw == w && ah == h);
     assert_memory_equal(again, rgb, w * h * 3);
     free(again);
     free(rgb);
 }
 
-/* A gray PNG through png_write_file, with both option sets, read back as 1 channel. */
+/* A gray PNG through xattn_png_write, with both option sets, read back as 1 channel. */
 static void test_png_gray_round_trip(void **state) {
     (void)state;
     const size_t w = 9, h = 6;
     uint8_t gray[9 * 6]; /* [h, w] */
     for (size_t i = 0; i < w * h; i++) gray[i] = (uint8_t)(i * 53 + 7);
-    const png_write_options fast = {.durable = 0, .fast = 1};
-    const png_write_options *opts[] = {NULL, &fast};
-    png_text_pair text[] = {{"prompt", utf8_prompt}};
+    const xattn_png_options fast = {.durable = 0, .fast = 1};
+    const xattn_png_options *opts[] = {NULL, &fast};
+    xattn_text_pair text[] = {{"prompt", utf8_prompt}};
     xattn_error err = {0};
     for (size_t k = 0; k < 2; k++) {
         const char *path = tmp_file(k ? "gray_fast.png" : "gray.png");
-        xattn_status s = png_write_file(path, gray, w, h, 1, text, k ? 0 : 1, opts[k], &err);
+        xattn_status s = xattn_png_write(path, gray, w, h, 1, text, k ? 0 : 1, opts[k], &err);
         if (s != XATTN_OK) printf("%s\n", err.msg);
         assert_int_equal(s, XATTN_OK);
         assert_int_equal(leftover_temps(temp_dir("image_io")), 0);
 
-        png_file_info info;
-        assert_int_equal(png_read_file_info(path, &info, &err), XATTN_OK);
+        xattn_png_info info;
+        assert_int_equal(xattn_png_read_info(path, &info, &err), XATTN_OK);
         assert_int_equal(info.color_type, PNG_COLOR_TYPE_GRAY);
         assert_int_equal(info.bit_depth, 8);
         assert_int_equal(info.n_text, k ? 0 : 1);
         if (!k) assert_string_equal(info.values[0], utf8_prompt);
-        png_file_info_free(&info);
+        xattn_png_info_free(&info);
 
         int gw, gh, gn;
         uint8_t *got = stbi_load(path, &gw, &gh, &gn, 1);
@@ -149,12 +149,12 @@ static void test_png_gray_round_trip(void **state) {
     }
 
     const char *path = tmp_file("two_channels.png");
-    assert_int_equal(png_write_file(path, gray, w, h, 2, NULL, 0, NULL, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_png_write(path, gray, w, h, 2, NULL, 0, NULL, &err), XATTN_ERR_VALUE);
     assert_non_null(strstr(err.msg, path));
     assert_false(file_exists(path));
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/missing-folder/gray.png", temp_dir("image_io"));
-    assert_int_equal(png_write_file(missing, gray, w, h, 1, NULL, 0, &fast, &err), XATTN_ERR_IO);
+    assert_int_equal(xattn_png_write(missing, gray, w, h, 1, NULL, 0, &fast, &err), XATTN_ERR_IO);
     assert_non_null(strstr(err.msg, "cannot write: "));
     assert_false(file_exists(missing));
 }
@@ -192,9 +192,9 @@ static void test_png_read_latin1(void **state) {
     (void)state;
     const char *path = tmp_file("latin1.png");
     write_latin1_png(path);
-    png_file_info info;
+    xattn_png_info info;
     xattn_error err = {0};
-    assert_int_equal(png_read_file_info(path, &info, &err), XATTN_OK);
+    assert_int_equal(xattn_png_read_info(path, &info, &err), XATTN_OK);
     assert_int_equal(info.width, 3);
     assert_int_equal(info.height, 2);
     assert_int_equal(info.color_type, PNG_COLOR_TYPE_GRAY);
@@ -205,7 +205,7 @@ static void test_png_read_latin1(void **state) {
         assert_string_equal(info.keys[i], want_keys[i]);
         assert_string_equal(info.values[i], want_values[i]);
     }
-    png_file_info_free(&info);
+    xattn_png_info_free(&info);
 }
 
 static void test_png_write_failures(void **state) {
@@ -214,7 +214,7 @@ static void test_png_write_failures(void **state) {
     xattn_error err = {0};
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/missing-folder/out.png", temp_dir("image_io"));
-    xattn_status s = png_write_rgb(missing, rgb, 4, 4, NULL, 0, &err);
+    xattn_status s = xattn_png_write_rgb(missing, rgb, 4, 4, NULL, 0, &err);
     printf("  %s\n", err.msg);
     assert_int_equal(s, XATTN_ERR_IO);
     assert_int_equal(err.status, XATTN_ERR_IO);
@@ -224,18 +224,18 @@ static void test_png_write_failures(void **state) {
 
     const char *path = tmp_file("badkey.png");
     unlink(path);
-    png_text_pair bad_keys[][1] = {{{"", "x"}}, {{" lead", "x"}}, {{"two  spaces", "x"}},
+    xattn_text_pair bad_keys[][1] = {{{"", "x"}}, {{" lead", "x"}}, {{"two  spaces", "x"}},
                                    {{"0123456789012345678901234567890123456789012345678901234567890123456789"
                                      "0123456789",
                                      "x"}},
                                    {{"new\nline", "x"}}};
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
-        s = png_write_rgb(path, rgb, 4, 4, bad_keys[i], 1, &err);
+        s = xattn_png_write_rgb(path, rgb, 4, 4, bad_keys[i], 1, &err);
         assert_int_equal(s, XATTN_ERR_VALUE);
         assert_non_null(strstr(err.msg, path));
         assert_false(file_exists(path));
     }
-    assert_int_equal(png_write_rgb(path, rgb, 0, 4, NULL, 0, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_png_write_rgb(path, rgb, 0, 4, NULL, 0, &err), XATTN_ERR_VALUE);
     assert_false(file_exists(path));
     assert_int_equal(leftover_temps(temp_dir("image_io")), 0);
 
@@ -244,25 +244,25 @@ static void test_png_write_failures(void **state) {
     FILE *fp = fopen(path, "wb");
     fputs("old contents", fp);
     fclose(fp);
-    assert_int_equal(png_write_rgb(path, rgb, 4, 4, NULL, 0, &err), XATTN_OK);
-    png_file_info info;
-    assert_int_equal(png_read_file_info(path, &info, &err), XATTN_OK);
+    assert_int_equal(xattn_png_write_rgb(path, rgb, 4, 4, NULL, 0, &err), XATTN_OK);
+    xattn_png_info info;
+    assert_int_equal(xattn_png_read_info(path, &info, &err), XATTN_OK);
     assert_int_equal(info.width, 4);
     assert_int_equal(info.n_text, 0);
-    png_file_info_free(&info);
+    xattn_png_info_free(&info);
 }
 
 static void test_bad_inputs(void **state) {
     (void)state;
     xattn_error err = {0};
-    png_file_info info;
+    xattn_png_info info;
     uint8_t *rgb;
     size_t w, h;
 
     const char *missing = tmp_file("nope.png");
-    assert_int_equal(png_read_file_info(missing, &info, &err), XATTN_ERR_IO);
+    assert_int_equal(xattn_png_read_info(missing, &info, &err), XATTN_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
-    assert_int_equal(image_read_rgb(missing, &rgb, &w, &h, &err), XATTN_ERR_IO);
+    assert_int_equal(xattn_image_read_rgb(missing, &rgb, &w, &h, &err), XATTN_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
     assert_null(rgb);
 
@@ -270,9 +270,9 @@ static void test_bad_inputs(void **state) {
     FILE *fp = fopen(garbage, "wb");
     fputs("this is not an image at all", fp);
     fclose(fp);
-    assert_int_equal(png_read_file_info(garbage, &info, &err), XATTN_ERR_FORMAT);
+    assert_int_equal(xattn_png_read_info(garbage, &info, &err), XATTN_ERR_FORMAT);
     assert_non_null(strstr(err.msg, garbage));
-    assert_int_equal(image_read_rgb(garbage, &rgb, &w, &h, &err), XATTN_ERR_FORMAT);
+    assert_int_equal(xattn_image_read_rgb(garbage, &rgb, &w, &h, &err), XATTN_ERR_FORMAT);
     printf("  %s\n", err.msg);
     assert_non_null(strstr(err.msg, garbage));
 
@@ -280,28 +280,28 @@ static void test_bad_inputs(void **state) {
     const size_t gw = 64, gh = 64;
     uint8_t *pattern = make_pattern(gw, gh);
     const char *cut = tmp_file("cut.png");
-    assert_int_equal(png_write_rgb(cut, pattern, gw, gh, NULL, 0, &err), XATTN_OK);
+    assert_int_equal(xattn_png_write_rgb(cut, pattern, gw, gh, NULL, 0, &err), XATTN_OK);
     free(pattern);
     struct stat sb;
     assert_int_equal(stat(cut, &sb), 0);
     assert_int_equal(truncate(cut, sb.st_size / 2), 0);
-    assert_int_equal(png_read_file_info(cut, &info, &err), XATTN_ERR_FORMAT);
+    assert_int_equal(xattn_png_read_info(cut, &info, &err), XATTN_ERR_FORMAT);
     printf("  %s\n", err.msg);
     assert_non_null(strstr(err.msg, cut));
-    assert_int_not_equal(image_read_rgb(cut, &rgb, &w, &h, &err), XATTN_OK);
+    assert_int_not_equal(xattn_image_read_rgb(cut, &rgb, &w, &h, &err), XATTN_OK);
     printf("  %s\n", err.msg);
     assert_non_null(strstr(err.msg, cut));
     assert_int_equal(truncate(cut, 20), 0); /* inside IHDR */
-    assert_int_equal(png_read_file_info(cut, &info, &err), XATTN_ERR_FORMAT);
+    assert_int_equal(xattn_png_read_info(cut, &info, &err), XATTN_ERR_FORMAT);
     assert_non_null(strstr(err.msg, cut));
 
     /* too wide for an input image */
     const size_t ww = 16385;
     uint8_t *wide = calloc(ww * 3, 1); /* [1, ww, 3] */
     const char *wide_path = tmp_file("wide.png");
-    assert_int_equal(png_write_rgb(wide_path, wide, ww, 1, NULL, 0, &err), XATTN_OK);
+    assert_int_equal(xattn_png_write_rgb(wide_path, wide, ww, 1, NULL, 0, &err), XATTN_OK);
     free(wide);
-    assert_int_equal(image_read_rgb(wide_path, &rgb, &w, &h, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_image_read_rgb(wide_path, &rgb, &w, &h, &err), XATTN_ERR_VALUE);
     printf("  %s\n", err.msg);
     assert_non_null(strstr(err.msg, wide_path));
     assert_non_null(strstr(err.msg, "16385"));
@@ -316,7 +316,7 @@ static void test_to_rgb8(void **state) {
         0.1f, 0.2f, 0.3f, -0.1f, -0.2f, -0.3f,     /* B */
     };
     uint8_t rgb[2 * 3 * 3];
-    image_to_rgb8(chw, 3, 2, 3, rgb);
+    xattn_image_to_rgb8(chw, 3, 2, 3, rgb);
     for (size_t c = 0; c < 3; c++)
         for (size_t i = 0; i < 6; i++) {
             double x = chw[c * 6 + i];
@@ -330,7 +330,7 @@ static void test_to_rgb8(void **state) {
 
     /* one channel: its plane (the R plane above) in R, G and B alike */
     uint8_t grey[2 * 3 * 3];
-    image_to_rgb8(chw, 1, 2, 3, grey);
+    xattn_image_to_rgb8(chw, 1, 2, 3, grey);
     for (size_t i = 0; i < 6; i++)
         for (size_t c = 0; c < 3; c++) {
             if (grey[i * 3 + c] != rgb[i * 3]) printf("grey i=%zu c=%zu: got %d want %d\n", i, c, grey[i * 3 + c], rgb[i * 3]);

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "io/image_io.h"
+#include "xattn_io.h"
 #include "model/model.h"
 #include "reference.h"
 #include "sampler/sampler.h"
@@ -25,15 +25,15 @@
 #include "xattn.h"
 
 /* draw 0: the add_noise noise; draw k: the k-th step row that is not all zeros */
-static const char *meta(const st_file *ref, const char *key) {
-    const char *v = st_metadata(ref, key);
+static const char *meta(const xattn_st_file *ref, const char *key) {
+    const char *v = xattn_st_metadata(ref, key);
     if (!v) fail_msg("reference metadata '%s' missing", key);
     return v;
 }
 
 typedef struct fixture {
     xattn_model *m;
-    st_file *ref;
+    xattn_st_file *ref;
     xattn_prompt cond, uncond;
     float *ce, *cm, *ue, *um, *init; /* reference tensors */
     size_t img;
@@ -72,7 +72,7 @@ static int teardown(void **state) {
     fixture *f = *state;
     if (!f) return 0;
     free(f->ce), free(f->cm), free(f->ue), free(f->um), free(f->init);
-    st_close(f->ref);
+    xattn_st_close(f->ref);
     xattn_model_free(f->m);
     free(f);
     return 0;
@@ -83,7 +83,7 @@ static void test_input_image(void **state) {
     uint8_t *rgb = NULL;
     size_t w, h;
     xattn_error err = {0};
-    if (image_read_rgb(source_path("tests/data/reference/img2img_input.png"), &rgb, &w, &h, &err) != XATTN_OK)
+    if (xattn_image_read_rgb(source_path("tests/data/reference/img2img_input.png"), &rgb, &w, &h, &err) != XATTN_OK)
         fail_msg("%s", err.msg);
     assert_int_equal(3 * w * h, f->img);
     float *chw = malloc(f->img * sizeof *chw); /* [3, h, w] */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/safetensors.h"
+#include "xattn_io.h"
 #include "test_util.h"
 #include "xattn.h"
 
@@ -36,16 +36,16 @@ static void fill_embeddings(float *emb, size_t T, size_t D) {
 static void write_prompt(const char *path, int ndim, const size_t *shape, const float *emb,
                          const float *mask, int mask_ndim, const size_t *mask_shape,
                          const char *const *keys, const char *const *values, size_t n_meta) {
-    st_write_tensor ts[2] = {{.name = "encoder_hidden_states", .ndim = ndim, .data = emb}};
+    xattn_st_write_tensor ts[2] = {{.name = "encoder_hidden_states", .ndim = ndim, .data = emb}};
     for (int d = 0; d < ndim; d++) ts[0].shape[d] = shape[d];
     size_t n = 1;
     if (mask) {
-        ts[1] = (st_write_tensor){.name = "attention_mask", .ndim = mask_ndim, .data = mask};
+        ts[1] = (xattn_st_write_tensor){.name = "attention_mask", .ndim = mask_ndim, .data = mask};
         for (int d = 0; d < mask_ndim; d++) ts[1].shape[d] = mask_shape[d];
         n = 2;
     }
     xattn_error err = {0};
-    xattn_status s = st_write_f32(path, ts, n, keys, values, n_meta, &err);
+    xattn_status s = xattn_st_write_f32(path, ts, n, keys, values, n_meta, &err);
     if (s != XATTN_OK) printf("%s\n", err.msg);
     assert_int_equal(s, XATTN_OK);
 }
@@ -220,10 +220,10 @@ static void test_bad_safetensors(void **state) {
     write_prompt(path, 3, (size_t[]){3, 1, D_DIM}, emb, NULL, 0, NULL, NULL, NULL, 0);
     expect_failure(path, XATTN_ERR_SHAPE, "encoder_hidden_states");
 
-    st_write_tensor other = {.name = "something_else", .ndim = 2, .shape = {T_TOK, D_DIM}, .data = emb};
+    xattn_st_write_tensor other = {.name = "something_else", .ndim = 2, .shape = {T_TOK, D_DIM}, .data = emb};
     path = tmp_file("missing-tensor.safetensors");
     xattn_error err = {0};
-    assert_int_equal(st_write_f32(path, &other, 1, NULL, NULL, 0, &err), XATTN_OK);
+    assert_int_equal(xattn_st_write_f32(path, &other, 1, NULL, NULL, 0, &err), XATTN_OK);
     expect_failure(path, XATTN_ERR_SHAPE, "missing tensor 'encoder_hidden_states'");
 
     /* a corrupt file: the safetensors reader's error comes through */

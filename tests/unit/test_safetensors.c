@@ -1,4 +1,4 @@
-/* test_safetensors.c — round trip through st_write_f32 / st_open, exact F16/BF16 decoding, and
+/* test_safetensors.c — round trip through xattn_st_write_f32 / xattn_st_open, exact F16/BF16 decoding, and
  * hostile files (generated here into temp_dir) that must fail with the right status and a
  * one-line message naming the file. */
 #define _POSIX_C_SOURCE 200809L
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/safetensors.h"
+#include "xattn_io.h"
 #include "test_util.h"
 
 static char path_buf[4096];
@@ -41,9 +41,9 @@ static void write_raw(const char *path, const char *header, uint64_t declared_le
 
 /* Opening must fail with `want`, a message holding the path and `needle`, and no file handle. */
 static void expect_open_failure(const char *path, xattn_status want, const char *needle) {
-    st_file *f = (st_file *)0x1;
+    xattn_st_file *f = (xattn_st_file *)0x1;
     xattn_error err = {0};
-    xattn_status s = st_open(path, &f, &err);
+    xattn_status s = xattn_st_open(path, &f, &err);
     printf("  %s -> %s: %s\n", strrchr(path, '/') + 1, xattn_status_name(s), err.msg);
     assert_int_equal(s, want);
     assert_int_equal(err.status, want);
@@ -60,7 +60,7 @@ static void test_round_trip(void **state) {
     float a[2 * 3] = {1.5f, -2.25f, 3e-7f, 1e30f, -0.0f, 42.0f}; /* [2, 3] */
     float b[4] = {0.1f, 0.2f, 0.3f, 0.4f};                       /* [1, 1, 4] */
     float c[1] = {7.0f};                                          /* scalar [] */
-    st_write_tensor ts[] = {
+    xattn_st_write_tensor ts[] = {
         {.name = "down.0.weight", .ndim = 2, .shape = {2, 3}, .data = a},
         {.name = "bias \"quoted\"", .ndim = 3, .shape = {1, 1, 4}, .data = b},
         {.name = "scalar", .ndim = 0, .data = c},
@@ -70,18 +70,18 @@ static void test_round_trip(void **state) {
     const char *values[] = {"a red círculo — 猫", "[\"a\", \"red\"]", "tab\tnew\nline\\"};
     const char *path = tmp_file("good.safetensors");
     xattn_error err = {0};
-    assert_int_equal(st_write_f32(path, ts, 4, keys, values, 3, &err), XATTN_OK);
+    assert_int_equal(xattn_st_write_f32(path, ts, 4, keys, values, 3, &err), XATTN_OK);
 
-    st_file *f;
-    xattn_status s = st_open(path, &f, &err);
+    xattn_st_file *f;
+    xattn_status s = xattn_st_open(path, &f, &err);
     if (s != XATTN_OK) printf("%s\n", err.msg);
     assert_int_equal(s, XATTN_OK);
-    assert_string_equal(st_path(f), path);
-    assert_int_equal(st_count(f), 4);
+    assert_string_equal(xattn_st_path(f), path);
+    assert_int_equal(xattn_st_count(f), 4);
     for (size_t i = 0; i < 4; i++) {
-        const st_tensor *t = st_at(f, i);
+        const xattn_st_tensor *t = xattn_st_at(f, i);
         assert_string_equal(t->name, ts[i].name); /* file order kept */
-        assert_int_equal(t->dtype, ST_F32);
+        assert_int_equal(t->dtype, XATTN_ST_F32);
         assert_int_equal(t->ndim, ts[i].ndim);
         size_t numel = 1;
         for (int d = 0; d < t->ndim; d++) {
@@ -92,25 +92,25 @@ static void test_round_trip(void **state) {
         assert_int_equal(t->nbytes, numel * 4);
         if (numel) {
             float *got = malloc(numel * sizeof *got);
-            assert_int_equal(st_read_f32(f, t, got, &err), XATTN_OK);
+            assert_int_equal(xattn_st_read_f32(f, t, got, &err), XATTN_OK);
             assert_int_equal(compare_arrays(t->name, got, ts[i].data, numel, 0.0), 0);
             assert_memory_equal(got, ts[i].data, numel * sizeof *got); /* bit-exact, -0 included */
             free(got);
         }
     }
-    assert_ptr_equal(st_find(f, "scalar"), st_at(f, 2));
-    assert_null(st_find(f, "missing"));
-    assert_int_equal(st_metadata_count(f), 3);
+    assert_ptr_equal(xattn_st_find(f, "scalar"), xattn_st_at(f, 2));
+    assert_null(xattn_st_find(f, "missing"));
+    assert_int_equal(xattn_st_metadata_count(f), 3);
     for (size_t i = 0; i < 3; i++) {
-        assert_string_equal(st_metadata(f, keys[i]), values[i]);
+        assert_string_equal(xattn_st_metadata(f, keys[i]), values[i]);
         const char *k, *v;
-        st_metadata_at(f, i, &k, &v);
+        xattn_st_metadata_at(f, i, &k, &v);
         assert_string_equal(k, keys[i]);
         assert_string_equal(v, values[i]);
     }
-    assert_null(st_metadata(f, "absent"));
-    st_close(f);
-    st_close(NULL);
+    assert_null(xattn_st_metadata(f, "absent"));
+    xattn_st_close(f);
+    xattn_st_close(NULL);
 
     /* the data section starts 8-byte aligned */
     FILE *fp = fopen(path, "rb");
@@ -126,16 +126,16 @@ static void test_write_refuses(void **state) {
     xattn_error err = {0};
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/no/such/dir/out.safetensors", temp_dir("safetensors"));
-    st_write_tensor t = {.name = "x", .ndim = 1, .shape = {2}, .data = x};
-    assert_int_equal(st_write_f32(missing, &t, 1, NULL, NULL, 0, &err), XATTN_ERR_IO);
+    xattn_st_write_tensor t = {.name = "x", .ndim = 1, .shape = {2}, .data = x};
+    assert_int_equal(xattn_st_write_f32(missing, &t, 1, NULL, NULL, 0, &err), XATTN_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
     struct stat sb;
     assert_int_not_equal(stat(missing, &sb), 0);
 
-    st_write_tensor dup[2] = {t, t};
+    xattn_st_write_tensor dup[2] = {t, t};
     const char *path = tmp_file("dup-write.safetensors");
     unlink(path);
-    assert_int_equal(st_write_f32(path, dup, 2, NULL, NULL, 0, &err), XATTN_ERR_VALUE);
+    assert_int_equal(xattn_st_write_f32(path, dup, 2, NULL, NULL, 0, &err), XATTN_ERR_VALUE);
     assert_non_null(strstr(err.msg, path));
     assert_int_not_equal(stat(path, &sb), 0);
 }
@@ -162,30 +162,30 @@ static void test_f16_bf16(void **state) {
                {0x0001, ldexp(1, -24)}, {0x03ff, ldexp(1023, -24)}, {0x0400, ldexp(1, -14)},
                {0x7c00, INFINITY}, {0xfc00, -INFINITY}, {0x3555, 0.333251953125}};
     for (size_t i = 0; i < sizeof f16 / sizeof f16[0]; i++) {
-        float got = st_f16_to_f32(f16[i].bits);
+        float got = xattn_st_f16_to_f32(f16[i].bits);
         if ((double)got != f16[i].want) printf("f16 0x%04x: got %.9g want %.9g\n", f16[i].bits, got, f16[i].want);
         assert_true((double)got == f16[i].want);
     }
-    assert_true(isnan(st_f16_to_f32(0x7e00)) && isnan(st_f16_to_f32(0xfe01)));
-    float z = st_f16_to_f32(0x8000);
+    assert_true(isnan(xattn_st_f16_to_f32(0x7e00)) && isnan(xattn_st_f16_to_f32(0xfe01)));
+    float z = xattn_st_f16_to_f32(0x8000);
     assert_true(z == 0.0f && signbit(z));
 
     /* every pattern */
     size_t bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        float got = st_f16_to_f32((uint16_t)h);
+        float got = xattn_st_f16_to_f32((uint16_t)h);
         double want = f16_reference((uint16_t)h);
         int ok = isnan(want) ? isnan(got) : ((double)got == want && !signbit(got) == !signbit(want));
         if (!ok && bad++ < 5) printf("f16 0x%04x: got %.9g want %.9g\n", h, got, want);
     }
     assert_int_equal(bad, 0);
 
-    assert_true(st_bf16_to_f32(0x3f80) == 1.0f);
-    assert_true(st_bf16_to_f32(0xc000) == -2.0f);
-    assert_true(st_bf16_to_f32(0x7f7f) == (float)ldexp(255, 127 - 7)); /* largest finite */
-    assert_true(st_bf16_to_f32(0x0001) == (float)ldexp(1, -133));      /* smallest subnormal */
-    assert_true(isinf(st_bf16_to_f32(0x7f80)) && st_bf16_to_f32(0xff80) < 0);
-    assert_true(isnan(st_bf16_to_f32(0x7fc0)));
+    assert_true(xattn_st_bf16_to_f32(0x3f80) == 1.0f);
+    assert_true(xattn_st_bf16_to_f32(0xc000) == -2.0f);
+    assert_true(xattn_st_bf16_to_f32(0x7f7f) == (float)ldexp(255, 127 - 7)); /* largest finite */
+    assert_true(xattn_st_bf16_to_f32(0x0001) == (float)ldexp(1, -133));      /* smallest subnormal */
+    assert_true(isinf(xattn_st_bf16_to_f32(0x7f80)) && xattn_st_bf16_to_f32(0xff80) < 0);
+    assert_true(isnan(xattn_st_bf16_to_f32(0x7fc0)));
 
     /* the same through a file: F16 and BF16 tensors */
     uint8_t data[12]; /* F16 [4] then BF16 [2] */
@@ -199,17 +199,17 @@ static void test_f16_bf16(void **state) {
               "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
               "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]}}",
               UINT64_MAX, data, sizeof data);
-    st_file *f;
+    xattn_st_file *f;
     xattn_error err = {0};
-    assert_int_equal(st_open(path, &f, &err), XATTN_OK);
+    assert_int_equal(xattn_st_open(path, &f, &err), XATTN_OK);
     float got[4];
     const float want_h[4] = {1.0f, -2.0f, 65504.0f, (float)ldexp(1, -24)};
     const float want_b[2] = {1.0f, -5.0f};
-    assert_int_equal(st_read_f32(f, st_find(f, "h"), got, &err), XATTN_OK);
+    assert_int_equal(xattn_st_read_f32(f, xattn_st_find(f, "h"), got, &err), XATTN_OK);
     assert_int_equal(compare_arrays("F16 file", got, want_h, 4, 0.0), 0);
-    assert_int_equal(st_read_f32(f, st_find(f, "b"), got, &err), XATTN_OK);
+    assert_int_equal(xattn_st_read_f32(f, xattn_st_find(f, "b"), got, &err), XATTN_OK);
     assert_int_equal(compare_arrays("BF16 file", got, want_b, 2, 0.0), 0);
-    st_close(f);
+    xattn_st_close(f);
 }
 
 static void test_int_dtypes(void **state) {
@@ -226,18 +226,18 @@ static void test_int_dtypes(void **state) {
               "\"b\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[8,12]},"
               "\"c\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[12,14]}}",
               UINT64_MAX, data, sizeof data);
-    st_file *f;
+    xattn_st_file *f;
     xattn_error err = {0};
-    assert_int_equal(st_open(path, &f, &err), XATTN_OK);
-    assert_true(st_element_f64(st_find(f, "a"), 0) == -3.0);
-    assert_true(st_element_f64(st_find(f, "b"), 0) == 5.0);
-    assert_true(st_element_f64(st_find(f, "c"), 0) == 1.0);
-    assert_true(st_element_f64(st_find(f, "c"), 1) == 0.0);
+    assert_int_equal(xattn_st_open(path, &f, &err), XATTN_OK);
+    assert_true(xattn_st_element_f64(xattn_st_find(f, "a"), 0) == -3.0);
+    assert_true(xattn_st_element_f64(xattn_st_find(f, "b"), 0) == 5.0);
+    assert_true(xattn_st_element_f64(xattn_st_find(f, "c"), 0) == 1.0);
+    assert_true(xattn_st_element_f64(xattn_st_find(f, "c"), 1) == 0.0);
     float out[1];
-    assert_int_equal(st_read_f32(f, st_find(f, "a"), out, &err), XATTN_ERR_UNSUPPORTED);
+    assert_int_equal(xattn_st_read_f32(f, xattn_st_find(f, "a"), out, &err), XATTN_ERR_UNSUPPORTED);
     assert_non_null(strstr(err.msg, path));
     assert_non_null(strstr(err.msg, "(tensor 'a')"));
-    st_close(f);
+    xattn_st_close(f);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -352,10 +352,10 @@ static void test_hostile_bytes(void **state) {
     /* a good file cut short */
     float v[64]; /* [64] */
     for (int i = 0; i < 64; i++) v[i] = (float)i;
-    st_write_tensor t = {.name = "v", .ndim = 1, .shape = {64}, .data = v};
+    xattn_st_write_tensor t = {.name = "v", .ndim = 1, .shape = {64}, .data = v};
     path = tmp_file("truncated.safetensors");
     xattn_error err = {0};
-    assert_int_equal(st_write_f32(path, &t, 1, NULL, NULL, 0, &err), XATTN_OK);
+    assert_int_equal(xattn_st_write_f32(path, &t, 1, NULL, NULL, 0, &err), XATTN_OK);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(truncate(path, sb.st_size - 100), 0);

@@ -23,9 +23,9 @@
 #include "xattn.h"
 
 /* A prompt whose arrays point into reference tensors. */
-static xattn_prompt prompt_from(const st_file *ref, const char *emb_name, const char *mask_name,
+static xattn_prompt prompt_from(const xattn_st_file *ref, const char *emb_name, const char *mask_name,
                                 float **emb, float **mask) {
-    const st_tensor *t = st_find(ref, emb_name);
+    const xattn_st_tensor *t = xattn_st_find(ref, emb_name);
     assert_non_null(t);
     *emb = reference_tensor(ref, emb_name, NULL);
     *mask = reference_tensor(ref, mask_name, NULL);
@@ -37,17 +37,17 @@ static xattn_prompt prompt_from(const st_file *ref, const char *emb_name, const 
     return p;
 }
 
-static const char *meta(const st_file *ref, const char *run, const char *key) {
+static const char *meta(const xattn_st_file *ref, const char *run, const char *key) {
     char k[64];
     snprintf(k, sizeof k, "%s.%s", run, key);
-    const char *v = st_metadata(ref, k);
-    if (!v) v = st_metadata(ref, key);
+    const char *v = xattn_st_metadata(ref, k);
+    if (!v) v = xattn_st_metadata(ref, key);
     if (!v) fail_msg("reference metadata '%s' missing", k);
     return v;
 }
 
 /* Each step from the reference's previous latents: U-Net + guidance, then the scheduler. */
-static int teacher_forced(xattn_model *m, const st_file *ref, const char *run, const xattn_prompt *cond,
+static int teacher_forced(xattn_model *m, const xattn_st_file *ref, const char *run, const xattn_prompt *cond,
                           const xattn_prompt *uncond, const xattn_generate_params *p) {
     char name[64];
     size_t img, D = cond->dim, T = cond->n_tokens > uncond->n_tokens ? cond->n_tokens : uncond->n_tokens;
@@ -101,7 +101,7 @@ static void run_sampler(const char *model_name, const char *run) {
     xattn_model *m = NULL;
     xattn_error err = {0};
     if (xattn_model_load(source_path(dir), &m, &err) != XATTN_OK) fail_msg("load: %s", err.msg);
-    st_file *ref = reference_open(model_name);
+    xattn_st_file *ref = reference_open(model_name);
 
     float *ce, *cm, *ue, *um;
     snprintf(name, sizeof name, "%s.cond", run);
@@ -144,7 +144,7 @@ static void run_sampler(const char *model_name, const char *run) {
     assert_int_equal(failed, 0);
 
     free(got), free(init), free(steps), free(want), free(ce), free(cm), free(ue), free(um);
-    st_close(ref);
+    xattn_st_close(ref);
     xattn_model_free(m);
 }
 

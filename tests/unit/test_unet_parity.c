@@ -20,7 +20,7 @@
 #include "xattn.h"
 
 typedef struct check {
-    const st_file *ref;
+    const xattn_st_file *ref;
     int off; /* a pass on other inputs: nothing to compare */
     size_t compared, failed;
     int saw_noise_pred;
@@ -29,7 +29,7 @@ typedef struct check {
 static void on_intermediate(const char *name, const float *data, const size_t shape[4], void *user) {
     check *c = user;
     if (c->off) return;
-    const st_tensor *t = st_find(c->ref, name);
+    const xattn_st_tensor *t = xattn_st_find(c->ref, name);
     if (!t) return; /* names the reference did not record (e.g. time_proj in older dumps) */
     size_t n = shape[0] * shape[1] * shape[2] * shape[3];
     if (t->numel != n) {
@@ -50,14 +50,14 @@ static void run_parity(const char *model_name) {
     xattn_model *m = NULL;
     xattn_error err = {0};
     if (xattn_model_load(source_path(dir), &m, &err) != XATTN_OK) fail_msg("load: %s", err.msg);
-    st_file *ref = reference_open(model_name);
+    xattn_st_file *ref = reference_open(model_name);
 
     size_t n_sample, n_text, n_mask;
     float *sample = reference_tensor(ref, "in.sample", &n_sample);
     float *timestep = reference_tensor(ref, "in.timestep", NULL);
     float *text = reference_tensor(ref, "in.encoder_hidden_states", &n_text);
     float *mask = reference_tensor(ref, "in.attention_mask", &n_mask);
-    const st_tensor *ts = st_find(ref, "in.encoder_hidden_states");
+    const xattn_st_tensor *ts = xattn_st_find(ref, "in.encoder_hidden_states");
     size_t batch = ts->shape[0], n_tokens = ts->shape[1];
 
     xattn_unet_run *run = NULL;
@@ -92,7 +92,7 @@ static void run_parity(const char *model_name) {
     free(first), free(other);
     free(pred), free(sample), free(timestep), free(text), free(mask);
     xattn_unet_run_free(run);
-    st_close(ref);
+    xattn_st_close(ref);
     xattn_model_free(m);
 }
 

@@ -1,0 +1,213 @@
+/* xattn_io.h — libxattn's files: safetensors, images (PNG with text chunks, image input),
+ * image and tensor comparison, folders. The engine's own API is in xattn.h.
+ *
+ * safetensors ("st"): u64 little-endian header length N, N bytes of JSON
+ *   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *    "__metadata__": {"key": "string value", ...}}
+ * then the data section; offsets are relative to the data section. The reader maps (or reads)
+ * the whole file once and checks every offset, size and shape product against it before use.
+ *
+ * Pixels are 8-bit interleaved, row-major: pixels[(y * width + x) * channels + c], channels 3
+ * (RGB) or 1 (gray). Every writer here writes atomically: a temporary name beside the final
+ * one, then a rename, so a failed or killed run leaves the old file or the complete new one. */
+#ifndef XATTN_IO_H
+#define XATTN_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xattn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* safetensors                                                                                 */
+
+typedef enum xattn_st_dtype {
+    XATTN_ST_F32, XATTN_ST_F16, XATTN_ST_BF16, XATTN_ST_I64, XATTN_ST_I32, XATTN_ST_U8,
+    XATTN_ST_BOOL, XATTN_ST_F64
+} xattn_st_dtype;
+
+#define XATTN_ST_MAX_DIMS 8
+
+typedef struct xattn_st_tensor {
+    char *name;
+    xattn_st_dtype dtype;
+    int ndim;
+    size_t shape[XATTN_ST_MAX_DIMS];
+    size_t numel;          /* product of shape (1 for a scalar) */
+    const uint8_t *data;   /* into the file's data section; numel * dtype size bytes, little-endian,
+                              possibly unaligned: decode with xattn_st_read_f32 or
+                              xattn_st_element_f64 */
+    size_t nbytes;
+} xattn_st_tensor;
+
+typedef struct xattn_st_file xattn_st_file;
+
+xattn_status xattn_st_open(const char *path, xattn_st_file **out, xattn_error *err);
+void xattn_st_close(xattn_st_file *f);
+
+const char *xattn_st_path(const xattn_st_file *f);
+size_t xattn_st_count(const xattn_st_file *f);
+const xattn_st_tensor *xattn_st_at(const xattn_st_file *f, size_t i);           /* file order */
+const xattn_st_tensor *xattn_st_find(const xattn_st_file *f, const char *name); /* or NULL */
+const char *xattn_st_metadata(const xattn_st_file *f, const char *key);      /* NULL if absent */
+size_t xattn_st_metadata_count(const xattn_st_file *f);
+void xattn_st_metadata_at(const xattn_st_file *f, size_t i, const char **key, const char **value);
+const char *xattn_st_dtype_name(xattn_st_dtype d);                          /* "F32", ... */
+size_t xattn_st_dtype_size(xattn_st_dtype d);
+
+/* Converts an F32/F16/BF16 tensor to float32 into out[numel]; other dtypes are refused
+ * naming the file and tensor. */
+xattn_status xattn_st_read_f32(const xattn_st_file *f, const xattn_st_tensor *t, float *out,
+                               xattn_error *err);
+
+/* One element of any dtype as a double (I64 beyond 2^53 rounds); i < t->numel. */
+double xattn_st_element_f64(const xattn_st_tensor *t, size_t i);
+
+/* Exact IEEE binary16 / bfloat16 -> binary32 (subnormals, inf and nan included). */
+float xattn_st_f16_to_f32(uint16_t h);
+float xattn_st_bf16_to_f32(uint16_t b);
+
+/* Writing (F32 only, which is all xattn writes): atomically (temp name + rename). */
+typedef struct xattn_st_write_tensor {
+    const char *name;
+    int ndim;
+    size_t shape[XATTN_ST_MAX_DIMS];
+    const float *data;
+} xattn_st_write_tensor;
+
+xattn_status xattn_st_write_f32(const char *path, const xattn_st_write_tensor *tensors,
+                                size_t n_tensors, const char *const *meta_keys,
+                                const char *const *meta_values, size_t n_meta, xattn_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Images                                                                                      */
+
+typedef struct xattn_text_pair {
+    const char *key;    /* Latin-1 keyword, 1..79 chars */
+    const char *value;  /* UTF-8 text: written as an iTXt chunk */
+} xattn_text_pair;
+
+typedef struct xattn_png_options {
+    int durable; /* fsync before the rename (default 1); 0 for many files synced at once later */
+    int fast;    /* zlib level 1, no row filters, 512-byte window: for small flat images, about
+                  * as small as the defaults and several times faster (default 0: libpng's) */
+} xattn_png_options;
+
+/* Writes an 8-bit PNG, channels 1 (gray) or 3 (RGB), pixels [height, width, channels], with
+ * the text as iTXt chunks, atomically (temporary name beside path, then rename); leaves no file
+ * on failure. opt NULL = defaults. (Not png_write_image: libpng owns that name.) */
+xattn_status xattn_png_write(const char *path, const uint8_t *pixels, size_t width, size_t height,
+                             int channels, const xattn_text_pair *text, size_t n_text,
+                             const xattn_png_options *opt, xattn_error *err);
+
+/* xattn_png_write with channels 3 and default options. */
+xattn_status xattn_png_write_rgb(const char *path, const uint8_t *rgb, size_t width, size_t height,
+                                 const xattn_text_pair *text, size_t n_text, xattn_error *err);
+
+/* Encodes an 8-bit PNG (channels 1 or 3, pixels [height, width, channels], no text) in memory:
+ * *png is malloc'd [*png_len]. */
+xattn_status xattn_png_encode(const uint8_t *pixels, size_t width, size_t height, int channels,
+                              uint8_t **png, size_t *png_len, xattn_error *err);
+
+/* Reads a PNG's text chunks (tEXt, zTXt, iTXt; tEXt/zTXt Latin-1 is converted to UTF-8) and
+ * size. keys/values are malloc'd arrays of malloc'd strings; free with xattn_png_info_free.
+ * (Not png_info / png_read_info: libpng owns those names, for a type and a function.) */
+typedef struct xattn_png_info {
+    size_t width, height;
+    int bit_depth, color_type;
+    size_t n_text;
+    char **keys;
+    char **values;
+} xattn_png_info;
+xattn_status xattn_png_read_info(const char *path, xattn_png_info *out, xattn_error *err);
+void xattn_png_info_free(xattn_png_info *info);
+
+
+/* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. */
+xattn_status xattn_image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
+                                  xattn_error *err);
+
+/* Converts one image chw [C, H, W] in [-1, 1], C = 3 or 1 (grey: the one plane for R, G and
+ * B), to interleaved RGB8 rgb [H, W, 3]: round(clamp(x / 2 + 0.5, 0, 1) * 255), like
+ * diffusers' numpy_to_pil. */
+void xattn_image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Comparing two images: what `xattn compare` reports and the golden tests check.
+ * Images are 8-bit RGB [h, w, 3]. Differences are in 0-255 units over all 3 W H samples:
+ *   max_abs  = max |a - b|
+ *   mean_abs = sum |a - b| / (3 W H)
+ *   mse      = sum (a - b)^2 / (3 W H)
+ *   psnr_db  = 10 log10(255^2 / mse), +INFINITY when mse = 0 (identical images). */
+
+typedef struct xattn_image_diff {
+    size_t width, height;
+    unsigned max_abs;         /* 0..255 */
+    double mean_abs;          /* 0..255 */
+    double mse;               /* 0..65025 */
+    double psnr_db;           /* +INFINITY when identical */
+    size_t differing_pixels;  /* pixels with any channel different, 0..W H */
+    /* The first sample (row-major) where |a - b| = max_abs; all 0 when identical. */
+    size_t worst_x, worst_y;
+    int worst_channel;        /* 0 R, 1 G, 2 B */
+    uint8_t worst_a, worst_b;
+} xattn_image_diff;
+
+/* Fills *out for a, b [h, w, 3]. Fails (XATTN_ERR_VALUE) on an empty image and
+ * (XATTN_ERR_NOMEM) when 3 w h overflows size_t. */
+xattn_status xattn_image_compare(const uint8_t *a, const uint8_t *b, size_t w, size_t h,
+                                 xattn_image_diff *out, xattn_error *err);
+
+/* The difference image's amplification: diff = min(255, XATTN_IMAGE_DIFF_GAIN * |a - b|) per
+ * channel,
+ * so a 1-level difference shows as 8 and anything >= 32 as full brightness; identical = black. */
+#define XATTN_IMAGE_DIFF_GAIN 8u
+
+/* diff [h, w, 3] (caller's buffer) = min(255, XATTN_IMAGE_DIFF_GAIN * |a - b|) per channel. */
+void xattn_image_diff_render(const uint8_t *a, const uint8_t *b, size_t w, size_t h, uint8_t *diff);
+
+/* Whether stats pass the limits: max_abs <= max_abs_limit and psnr_db >= min_psnr_db (pass
+ * -INFINITY for no PSNR limit, 255 for no max-abs limit). */
+int xattn_image_diff_within(const xattn_image_diff *stats, unsigned max_abs_limit,
+                            double min_psnr_db);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Comparing the tensors of two safetensors files (both must hold the same names with the same
+ * shapes; any numeric dtypes, compared as doubles). Per tensor: max_abs = max |a - b|,
+ * mean_abs = sum |a - b| / numel. Two NaNs at one index, or two equal infinities, count as
+ * equal; a NaN against a number, or opposite infinities, as an infinite difference. */
+
+typedef struct xattn_tensor_diff {
+    const xattn_st_tensor *a, *b;  /* the pair, owned by the files */
+    double max_abs;          /* +INFINITY for a NaN or infinity mismatch */
+    double mean_abs;
+    size_t worst;            /* flat index of the first element with |a - b| = max_abs */
+    double worst_a, worst_b;
+} xattn_tensor_diff;
+
+/* Pairs the tensors of a and b in a's file order into *diffs (malloc'd, [*n] =
+ * xattn_st_count(a)).
+ * Fails naming the file and tensor when a tensor is only in one file or the shapes differ. */
+xattn_status xattn_tensor_compare(const xattn_st_file *a, const xattn_st_file *b,
+                                  xattn_tensor_diff **diffs, size_t *n, xattn_error *err);
+
+/* The first metadata key whose value differs between a and b (or is in only one of them);
+ * NULL when the metadata is the same. */
+const char *xattn_tensor_metadata_difference(const xattn_st_file *a, const xattn_st_file *b);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Folders                                                                                     */
+
+/* mkdir -p: creates dir and its missing parents; an existing folder is fine. Errors name the
+ * folder asked for and the part that failed: "<dir>: <part> is not a folder". */
+xattn_status xattn_make_dirs(const char *dir, xattn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
