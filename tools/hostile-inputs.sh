@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hostile-inputs.sh — runs xattn on a set of broken, hostile or impossible inputs and prints a
-# Markdown table of what each gets (exit code and the one stderr line): the README's table.
+# Markdown table of what each gets (exit code and the one stderr line): docs/hostile-inputs.md.
 #   tools/hostile-inputs.sh [XATTN]      (default build/xattn; files are made in a temp folder)
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -20,7 +20,7 @@ EMA of the weights, 10% guidance dropout to the empty prompt. On 32x32 images of
 the layout is already visible in x_t at t ~ 950, so the caption decides it only in the last
 few percent of the schedule, where min-SNR gives the loss almost no weight; --snr-floor 1
 (x0 loss weight at least 1 there) and --high-noise P (a share P of each batch drawn from
-t >= --high-from) give those steps their weight back (tools/probe_layout.py measures it).
+t >= --high-from) give those steps their weight back (tools/research/probe_layout.py measures it).
 --ground W and --ground-pixel W add TokenCompose's token and pixel losses on the cross-attention
 maps (grounding_loss below): each object word's attention is pulled onto its object's mask from
 the dataset's ground truth; --ground-below T keeps them to the images noised to t < T (above it

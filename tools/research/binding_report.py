@@ -12,7 +12,7 @@ shapes and different colours ("a red circle and a blue square") by what was draw
 Whether the relation or the count also held does not matter here. Plain Python, no .venv:
 
     build/xattn eval adherence -m weights/shapes32 --prompts assets/eval/holdout200/prompts.jsonl \\
-        --seeds 4 -q | python3 tools/binding_report.py assets/eval/holdout200/prompts.jsonl
+        --seeds 4 -q | python3 tools/research/binding_report.py assets/eval/holdout200/prompts.jsonl
 """
 import json
 import sys

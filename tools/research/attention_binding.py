@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Which words go together in the cross-attention maps of two-object images: reads `xattn eval
-adherence` lines (without --json) on stdin, like tools/binding_report.py, draws each image of a
-prompt with two objects of different shapes and colours ("a red circle and a blue square") again
-with `xattn generate --heatmaps` (same seed, steps and guidance, so the same image) and asks
-whether each colour word's map lies on its own shape noun's map or on the other one's.
+adherence` lines (without --json) on stdin, like tools/research/binding_report.py, draws each
+image of a prompt with two objects of different shapes and colours ("a red circle and a blue
+square") again with `xattn generate --heatmaps` (same seed, steps and guidance, so the same
+image) and asks whether each colour word's map lies on its own shape noun's map or on the other one's.
 
 With c1, n1, c2, n2 the two colour words' and shape nouns' maps summed over a window of steps,
 and cos the cosine similarity of two maps as vectors, the attention
@@ -13,7 +13,7 @@ swapped otherwise. The table gives, per kind of image (binding_report's: both ri
 ones, the last ones and all. Plain Python, no .venv:
 
     build/xattn eval adherence -m weights/shapes32 --prompts assets/eval/holdout200/prompts.jsonl \\
-        --seeds 4 -q | python3 tools/attention_binding.py -m weights/shapes32 \\
+        --seeds 4 -q | python3 tools/research/attention_binding.py -m weights/shapes32 \\
         assets/eval/holdout200/prompts.jsonl
 
 --steps and --cfg must be the ones the adherence run used (its defaults: 50 and 7.5).
@@ -30,7 +30,7 @@ from array import array
 
 from binding_report import KINDS, two_object_images
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
 
 
 def read_step_maps(path):

@@ -13,7 +13,7 @@ object's mask, mean per word kind — docs/eval.md):
 The initial noise comes from torch's generator, not xattn's, so single images differ; the
 means over 200 lines are what compare.
 
-    .venv/bin/python tools/heatmap_miou_reference.py --prompts assets/eval/holdout200/prompts.jsonl
+    .venv/bin/python tools/research/heatmap_miou_reference.py --prompts assets/eval/holdout200/prompts.jsonl
 """
 import argparse
 import json

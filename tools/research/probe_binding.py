@@ -13,7 +13,7 @@ Two splits: 80/20 at random over captions, and "held-out pairs": the probe is fi
 whose own object is not one of the shapes world's held-out colour-shape pairs and tested on rows
 whose object is one (the pairs never seen in training, as in `xattn eval adherence` on holdout).
 
-    .venv/bin/python tools/probe_binding.py      # ~1 min on 2 cores
+    .venv/bin/python tools/research/probe_binding.py      # ~1 min on 2 cores
 """
 import itertools
 import json
@@ -22,12 +22,12 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tools/, for encode_prompt
+sys.path.insert(0, TOOLS)
 from encode_prompt import encode_many  # noqa: E402
 
 # the shapes world's vocabulary and held-out pairs, as `xattn dataset` wrote them
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "assets", "eval",
-                       "holdout200", "data", "world.json")) as _f:
+with open(os.path.join(TOOLS, "..", "assets", "eval", "holdout200", "data", "world.json")) as _f:
     _WORLD = json.load(_f)
 COLORS = [c["name"] for c in _WORLD["colors"]]
 SHAPES = _WORLD["shapes"]

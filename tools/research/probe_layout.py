@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Does the model place an object where its caption says, at the start of sampling?
 
-    probe_layout.py [-m weights/shapes32 | --checkpoint CKPT.pt [--ema]] [--draws 16]
+    .venv/bin/python tools/research/probe_layout.py
+        [-m weights/shapes32 | --checkpoint CKPT.pt [--ema]] [--draws 16]
 
 At the first sampling steps the input is (almost) pure noise, so the layout of the image can
 only come from the caption. For "a large red square in the top left corner" and the other
@@ -17,8 +18,8 @@ import argparse
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # for encode_prompt etc.
+sys.path.insert(0, TOOLS)
 
 CORNERS = ("top left", "top right", "bottom left", "bottom right")
 STEPS = (999, 979, 959)
@@ -26,7 +27,7 @@ STEPS = (999, 979, 959)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-m", "--model", default=os.path.join(HERE, "..", "weights", "shapes32"))
+    ap.add_argument("-m", "--model", default=os.path.join(TOOLS, "..", "weights", "shapes32"))
     ap.add_argument("--checkpoint", help="a tools/train.py checkpoint instead of --model")
     ap.add_argument("--ema", action="store_true", help="the checkpoint's EMA weights (default: raw)")
     ap.add_argument("--draws", type=int, default=16)
