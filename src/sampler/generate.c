@@ -53,15 +53,15 @@ xattn_status sample_images_from(xattn_model *m, const xattn_prompt *cond,
                                 void *noise_user, float *images, xattn_error *err) {
     const unet_config *c = &m->unet.cfg;
     if (init && !(strength > 0.0 && strength <= 1.0))
-        return xattn_fail(err, XATTN_ERR_VALUE, "--strength: %g is outside (0, 1]", strength);
+        return xattn_fail(err, XATTN_ERR_VALUE, "strength: %g is outside (0, 1]", strength);
     if (p->steps < 1 || p->steps > 1000)
-        return xattn_fail(err, XATTN_ERR_VALUE, "--steps: %d is outside 1..1000", p->steps);
+        return xattn_fail(err, XATTN_ERR_VALUE, "steps: %d is outside 1..1000", p->steps);
     if (p->batch < 1 || p->batch > 1024)
-        return xattn_fail(err, XATTN_ERR_VALUE, "--batch: %d is outside 1..1024", p->batch);
+        return xattn_fail(err, XATTN_ERR_VALUE, "batch: %d is outside 1..1024", p->batch);
     if (!isfinite(p->cfg) || p->cfg < 0)
-        return xattn_fail(err, XATTN_ERR_VALUE, "--cfg: %g is not a finite scale >= 0", p->cfg);
+        return xattn_fail(err, XATTN_ERR_VALUE, "cfg: %g is not a finite scale >= 0", p->cfg);
     if (!isfinite(p->eta) || p->eta < 0)
-        return xattn_fail(err, XATTN_ERR_VALUE, "--eta: %g is not a finite value >= 0", p->eta);
+        return xattn_fail(err, XATTN_ERR_VALUE, "eta: %g is not a finite value >= 0", p->eta);
     if (!cond || cond->n_tokens < 1)
         return xattn_fail(err, XATTN_ERR_VALUE, "prompt: no tokens");
     if (cond->dim != c->cross_attention_dim)
@@ -135,7 +135,7 @@ xattn_status sample_images_from(xattn_model *m, const xattn_prompt *cond,
      * noised to that step's timestep */
     int first = init ? scheduler_first_step_for_strength(sch, strength) : 0;
     if (first >= p->steps) {
-        st = xattn_fail(err, XATTN_ERR_VALUE, "--strength: %g with %d steps runs no step "
+        st = xattn_fail(err, XATTN_ERR_VALUE, "strength: %g with %d steps runs no step "
                         "(needs strength * steps >= 1)", strength, p->steps);
         goto done;
     }

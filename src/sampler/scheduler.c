@@ -403,12 +403,12 @@ xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind,
                           n_train, SCHEDULER_MAX_TRAIN_TIMESTEPS);
     if (n_steps < 1 || n_steps > n_train)
         return xattn_fail(err, XATTN_ERR_VALUE,
-                          "--steps: %d is outside 1..%d (the model's num_train_timesteps)",
+                          "steps: %d is outside 1..%d (the model's num_train_timesteps)",
                           n_steps, n_train);
     if (kind != XATTN_SAMPLER_DDIM && kind != XATTN_SAMPLER_DDPM)
-        return xattn_fail(err, XATTN_ERR_VALUE, "--sampler: unknown sampler %d", (int)kind);
+        return xattn_fail(err, XATTN_ERR_VALUE, "sampler: unknown sampler %d", (int)kind);
     if (!(eta >= 0) || !isfinite(eta))
-        return xattn_fail(err, XATTN_ERR_VALUE, "--eta: %g must be a finite number >= 0",
+        return xattn_fail(err, XATTN_ERR_VALUE, "eta: %g must be a finite number >= 0",
                           (double)eta);
     if (cfg->thresholding)
         return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: thresholding true is not supported",

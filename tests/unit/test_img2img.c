@@ -168,7 +168,7 @@ static void test_bad_strength(void **state) {
         err.msg[0] = 0;
         assert_int_equal(xattn_denoise(f->m, &f->cond, &f->uncond, &f->p, f->init, bad[k], got, &err),
                          XATTN_ERR_VALUE);
-        assert_non_null(strstr(err.msg, "--strength"));
+        assert_non_null(strstr(err.msg, "strength: "));
     }
     float *nan_init = malloc(f->img * sizeof *nan_init);
     memcpy(nan_init, f->init, f->img * sizeof *nan_init);

@@ -344,11 +344,13 @@ static void test_refuses_bad_sampler_arguments(void **state) {
     scheduler *s = NULL;
     scheduler_config_init(&cfg);
     assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 0, 0.0f, &s, &err), XATTN_ERR_VALUE);
-    expect_message(&err, "--steps: 0 is outside 1..1000");
+    expect_message(&err, "steps: 0 is outside 1..1000");
+    /* the library names its parameter, never a command-line flag */
+    if (strncmp(err.msg, "steps: ", 7) != 0) fail_msg("message \"%s\" names a flag", err.msg);
     assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDPM, 1001, 0.0f, &s, &err),
                      XATTN_ERR_VALUE);
     assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 10, -0.5f, &s, &err), XATTN_ERR_VALUE);
-    expect_message(&err, "--eta");
+    expect_message(&err, "eta: ");
     assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_DDIM, 10, NAN, &s, &err), XATTN_ERR_VALUE);
     assert_null(s);
 
