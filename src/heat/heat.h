@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "io/image_write.h"
 #include "xattn.h"
 
 /* --- the accumulator (heatmaps.c) ------------------------------------------------------- */
@@ -75,9 +76,15 @@ void attention_capture_end(attention_capture *c);             /* finishes; unins
 void bilinear_resize_add(float *out, size_t oh, size_t ow, const float *in, size_t ih, size_t iw,
                          float scale);
 
+/* xattn_heatmaps_write with the overlays and the grid in opt's format (opt->format PNG, JPEG,
+ * BMP or TGA; NULL or IMAGE_FORMAT_UNKNOWN = PNG) and quality: DIR/<i>-<word>.<ext> and
+ * DIR/grid.<ext> (ext png, jpg, bmp or tga), each jpg, bmp or tga with its sidecar .json. */
+xattn_status heatmaps_write_as(const xattn_heatmaps *h, size_t image, const uint8_t *rgb,
+                               const char *dir, const image_write_options *opt, xattn_error *err);
+
 /* The heatmaps folder dir may be replaced as a whole: it does not exist, or it holds only what
- * xattn_heatmaps_write writes (grid.png, heatmaps.safetensors, <i>-<word>.png, and numbered
- * folders of those from --batch). Otherwise an error names the first other entry. */
+ * heatmaps_write_as writes (grid.png, heatmaps.safetensors, <i>-<word>.png, the same as .jpg,
+ * .bmp or .tga with their .json sidecars, and numbered folders of those from --batch). Otherwise an error names the first other entry. */
 xattn_status heat_dir_replaceable(const char *dir, xattn_error *err);
 
 #endif
