@@ -170,8 +170,12 @@ static int write_stb(atomic_file *af, image_format f, const uint8_t *pixels, siz
     case IMAGE_FORMAT_JPEG:
         ok = stbi_write_jpg_to_func(on_stb_write, &sink, w, h, channels, pixels, quality);
         break;
-    case IMAGE_FORMAT_BMP: ok = stbi_write_bmp_to_func(on_stb_write, &sink, w, h, channels, pixels); break;
-    case IMAGE_FORMAT_TGA: ok = stbi_write_tga_to_func(on_stb_write, &sink, w, h, channels, pixels); break;
+    case IMAGE_FORMAT_BMP:
+        ok = stbi_write_bmp_to_func(on_stb_write, &sink, w, h, channels, pixels);
+        break;
+    case IMAGE_FORMAT_TGA:
+        ok = stbi_write_tga_to_func(on_stb_write, &sink, w, h, channels, pixels);
+        break;
     default: break;
     }
     *stb_failed = !ok;
