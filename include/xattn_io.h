@@ -137,6 +137,73 @@ xattn_status xattn_image_read_rgb(const char *path, uint8_t **rgb, size_t *width
 void xattn_image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb);
 
 /* ------------------------------------------------------------------------------------------ */
+/* The one writer of output images: the format is chosen by the file name's
+ * extension (case-insensitive) or given explicitly.
+ *
+ *   .png           libpng (xattn_png_write), the text as iTXt chunks
+ *   .jpg, .jpeg    stb_image_write, baseline JPEG at a quality 1..100
+ *   .bmp           stb_image_write, 24-bit BMP
+ *   .tga           stb_image_write, TGA (RLE-compressed, as stb_image_write does by default)
+ *
+ * JPEG, BMP and TGA hold no text: the text goes into a sidecar "PATH.json" (out.jpg ->
+ * out.jpg.json), one JSON object {key: value, ...} in the text's order, written compact on one
+ * line (valid UTF-8: bytes that are not are replaced by U+FFFD). The image and its sidecar are
+ * each written under a temporary name beside the final one; both are complete before either is
+ * renamed into place. */
+
+typedef enum xattn_image_format {
+    XATTN_IMAGE_FORMAT_UNKNOWN = 0,
+    XATTN_IMAGE_FORMAT_PNG,
+    XATTN_IMAGE_FORMAT_JPEG,
+    XATTN_IMAGE_FORMAT_BMP,
+    XATTN_IMAGE_FORMAT_TGA,
+} xattn_image_format;
+
+/* For messages: the extensions xattn_image_format_from_path knows. */
+#define XATTN_IMAGE_FORMAT_EXTENSIONS ".png, .jpg, .jpeg, .bmp or .tga"
+#define XATTN_JPEG_QUALITY_DEFAULT 90
+
+typedef struct xattn_image_options {
+    xattn_image_format format; /* XATTN_IMAGE_FORMAT_UNKNOWN: from the path's extension */
+    int quality;         /* JPEG quality, 1..100 */
+    int durable;         /* fsync before the rename (as xattn_png_options) */
+    int fast;            /* PNG only: xattn_png_options.fast */
+} xattn_image_options;
+
+/* Defaults: format from the path, quality 90, durable, libpng's default compression. */
+void xattn_image_options_init(xattn_image_options *opt);
+
+/* The format of a file name's extension (the part after the last '.' of its last component),
+ * case-insensitive; XATTN_IMAGE_FORMAT_UNKNOWN when there is none or it is not one of the above. */
+xattn_image_format xattn_image_format_from_path(const char *path);
+/* The format called `name`: "png", "jpg", "jpeg", "bmp" or "tga", case-insensitive. */
+xattn_image_format xattn_image_format_from_name(const char *name);
+/* "png", "jpg", "bmp", "tga" (the extension written for the format, without the dot); "" for
+ * XATTN_IMAGE_FORMAT_UNKNOWN. */
+const char *xattn_image_format_extension(xattn_image_format f);
+/* 1 when the format carries the text itself (PNG), 0 when it takes a sidecar. */
+int xattn_image_format_has_text(xattn_image_format f);
+
+/* "PATH.json", malloc'd; NULL if out of memory. */
+char *xattn_image_sidecar_path(const char *path);
+
+/* Writes pixels [height, width, channels] (8-bit, channels 1 = gray or 3 = RGB) to path in
+ * opt's format (or the path's), with the text in the file (PNG) or in the sidecar PATH.json
+ * (the others; written even when n_text is 0, so that a file's sidecar is never a stale one).
+ * Atomic: leaves no file and no temporary on failure. opt NULL = defaults. Errors name path:
+ * an unknown extension is XATTN_ERR_VALUE. */
+xattn_status xattn_image_write(const char *path, const uint8_t *pixels, size_t width, size_t height,
+                               int channels, const xattn_text_pair *text, size_t n_text,
+                               const xattn_image_options *opt, xattn_error *err);
+
+/* xattn_heatmaps_write with the overlays and the grid in opt's format (PNG, JPEG, BMP or TGA;
+ * opt NULL or format XATTN_IMAGE_FORMAT_UNKNOWN = PNG) and quality: DIR/<i>-<word>.<ext> and
+ * DIR/grid.<ext> (ext png, jpg, bmp or tga), each jpg, bmp or tga with its sidecar .json. */
+xattn_status xattn_heatmaps_write_as(const xattn_heatmaps *h, size_t image, const uint8_t *rgb,
+                                     const char *dir, const xattn_image_options *opt,
+                                     xattn_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Comparing two images: what `xattn compare` reports and the golden tests check.
  * Images are 8-bit RGB [h, w, 3]. Differences are in 0-255 units over all 3 W H samples:
  *   max_abs  = max |a - b|

@@ -1,4 +1,5 @@
-/* cmd_denoise.c — `xattn denoise`: an input image + prompt embeddings -> PNG (image-to-image).
+/* cmd_denoise.c — `xattn denoise`: an input image + prompt embeddings -> PNG (image-to-image;
+ * or JPEG, BMP, TGA by -o's extension, cli/output_format.h).
  *
  * The input is read with stb_image (PNG, JPEG, BMP, ...) as 8-bit RGB, resized with
  * stb_image_resize to the model's sample_size when its size differs (a 1-channel model gets the
@@ -19,6 +20,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/heat_options.h"
+#include "cli/output_format.h"
 #include "cli/output_path.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
@@ -49,15 +51,19 @@ static const char denoise_usage[] =
     "      --heat-heads SPEC  heads averaged                                   default all\n"
     "      --heat-steps A:B   steps summed, 0 = the first step run            default all\n"
     "      --reweight W=F     multiply word W's cross-attention by F >= 0; repeatable\n"
-    "  -o, --output OUT.png   output image                                    default out.png\n"
+    "      --heat-format FMT  the overlays' and grid's format: png, jpg, bmp or tga (jpg, bmp,\n"
+    "                         tga: each with a sidecar .json of its text)     default png\n"
+    "  -o, --output OUT.png   output image: .png, .jpg/.jpeg, .bmp or .tga     default out.png\n"
+    "      --quality N        JPEG quality of -o and --heat-format jpg, 1..100 default 90\n"
     "  -q, --quiet            no progress bar or summary on stderr\n"
     "  -h, --help             show this help\n"
     "\n"
     "The PNG's text chunks record prompt, seed, steps, cfg, sampler, eta, model, input and\n"
-    "strength (see `xattn info OUT.png`).\n";
+    "strength (see `xattn info OUT.png`); a .jpg, .bmp or .tga has them in a sidecar\n"
+    "OUT.jpg.json (one JSON object, the same keys and values).\n";
 
 enum {
-    OPT_INPUT = SAMPLING_OPT_END, OPT_STRENGTH, OPT_OUTPUT, OPT_HELP,
+    OPT_INPUT = SAMPLING_OPT_END, OPT_STRENGTH, OPT_OUTPUT, OPT_HELP, OPT_QUALITY,
     OPT_HEAT /* --heatmaps and the options of heat_options.h */
 };
 
@@ -71,7 +77,8 @@ static const cli_option denoise_options[] = {
     {'q', "quiet", 0, SAMPLING_OPT_QUIET},       {'h', "help", 0, OPT_HELP},
     {0, "heatmaps", 1, OPT_HEAT},       {0, "heat-layers", 1, OPT_HEAT},
     {0, "heat-heads", 1, OPT_HEAT},     {0, "heat-steps", 1, OPT_HEAT},
-    {0, "reweight", 1, OPT_HEAT},
+    {0, "reweight", 1, OPT_HEAT},       {0, "heat-format", 1, OPT_HEAT},
+    {0, "quality", 1, OPT_QUALITY},
 };
 
 typedef struct denoise_args {
@@ -80,6 +87,7 @@ typedef struct denoise_args {
     const char *strength_text; /* as given, for the PNG */
     double strength;           /* double: int(steps * strength) rounds as Python's does */
     heat_options heat;
+    output_format fmt;         /* -o's format, --quality */
 } denoise_args;
 
 /* strength in (0, 1]: 0, or -1 after printing the error. */
@@ -104,6 +112,7 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
     memset(d, 0, sizeof *d);
     sampling_options_init(&d->s);
     heat_options_init(&d->heat);
+    output_format_init(&d->fmt);
     d->output = "out.png";
 
     cli_args a;
@@ -130,6 +139,7 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
             break;
         case OPT_HEAT: bad = heat_option(&d->heat, name, value) != 0; break;
         case OPT_OUTPUT: d->output = value; break;
+        case OPT_QUALITY: bad = output_format_quality(&d->fmt, name, value) != 0; break;
         }
         if (bad) return CLI_EXIT_USAGE;
     }
@@ -150,7 +160,9 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
                   d->strength_text, d->s.params.steps);
         return CLI_EXIT_USAGE;
     }
-    return heat_options_check(&d->heat);
+    int code = heat_options_check(&d->heat);
+    if (code >= 0) return code;
+    return output_format_check(&d->fmt, d->output, &d->heat);
 }
 
 /* init[channels, size, size] in [-1, 1] from the input image (resized if needed). Prints the
@@ -189,7 +201,8 @@ static int load_input(const char *path, int channels, size_t size, float *init) 
     return 0;
 }
 
-/* image [C, S, S] -> OUT.png with the parameters as text chunks. Prints the error; 0 = fine. */
+/* image [C, S, S] -> OUT.png with the parameters as text chunks (or OUT.jpg, ... with them in
+ * its sidecar). Prints the error; 0 = fine. */
 static int write_output(const denoise_args *d, const float *image, int channels, size_t size,
                         const xattn_prompt *cond, const xattn_prompt *uncond) {
     size_t plane = size * size;
@@ -209,7 +222,8 @@ static int write_output(const denoise_args *d, const float *image, int channels,
     if (d->heat.n_reweight) sampling_text_add(&text, "reweight", d->heat.reweight_text);
     sampling_text_software(&text);
     xattn_error err = {0};
-    int ok = xattn_png_write_rgb(d->output, rgb, size, size, text.pairs, text.n, &err) == XATTN_OK;
+    int ok = xattn_image_write(d->output, rgb, size, size, 3, text.pairs, text.n, &d->fmt.image,
+                              &err) == XATTN_OK;
     if (!ok) cli_lib_error(&err);
     free(rgb);
     return ok ? 0 : -1;

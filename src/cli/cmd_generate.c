@@ -1,11 +1,13 @@
-/* cmd_generate.c — `xattn generate`: prompt embeddings -> PNG(s).
+/* cmd_generate.c — `xattn generate`: prompt embeddings -> PNG(s) (or JPEG, BMP, TGA: -o's
+ * extension; cli/output_format.h).
  *
  * Order of work: parse and check the command line (exit 2), check the output folder, load the
  * prompts and the model and check their widths (exit 1), sample all images, then write them.
  * Outputs are all-or-nothing: with --batch N every image is first written (atomically) to a
  * hidden temporary name beside its final name; only when all N are written are they renamed
  * into place, and on any failure the temporaries are removed, so existing files keep their old
- * contents. (A rename failing half way — which a same-folder rename practically never does —
+ * contents. An image's sidecar (OUT.jpg.json, ...) is written and renamed with it. (A rename
+ * failing half way — which a same-folder rename practically never does —
  * leaves the images renamed so far; the rest are removed.) */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/heat_options.h"
+#include "cli/output_format.h"
 #include "cli/output_path.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
@@ -37,10 +40,13 @@ static const char generate_usage[] =
     "                                                                         default 7.5\n"
     "      --sampler NAME     ddim or ddpm                                    default ddim\n"
     "      --eta E            DDIM eta, >= 0                                  default 0\n"
-    "      --batch N          images, 1..64: writes OUT-0.png ... OUT-(N-1).png\n"
+    "      --batch N          images, 1..64: writes OUT-0.png ... OUT-(N-1).png (OUT.EXT:\n"
+    "                         OUT-0.EXT ...)\n"
     "  -t, --threads N        worker threads, 0..256 (0 = one per core)        default 0\n"
     "      --heatmaps DIR     cross-attention heatmaps: DIR/<i>-<word>.png, DIR/grid.png and\n"
     "                         DIR/heatmaps.safetensors (with --batch N: DIR/0 ... DIR/N-1)\n"
+    "      --heat-format FMT  the overlays' and grid's format: png, jpg, bmp or tga (jpg, bmp,\n"
+    "                         tga: each with a sidecar .json of its text)     default png\n"
     "      --heat-layers SPEC layers averaged: all, or a comma list of down, mid, up,\n"
     "                         PLACE:SIDE (e.g. up:16) and layer indices           default all\n"
     "      --heat-heads SPEC  heads averaged: all, or e.g. 0,2-3                   default all\n"
@@ -49,15 +55,17 @@ static const char generate_usage[] =
     "                         re-weighting of the conditional branch); repeatable\n"
     "      --html FILE        heatmap explorer page: one self-contained HTML file with the\n"
     "                         image, each word's map and a slider over the steps (image 0)\n"
-    "  -o, --output OUT.png   output image                                    default out.png\n"
+    "  -o, --output OUT.png   output image: .png, .jpg/.jpeg, .bmp or .tga     default out.png\n"
+    "      --quality N        JPEG quality of -o and --heat-format jpg, 1..100 default 90\n"
     "  -q, --quiet            no progress bar or summary on stderr\n"
     "  -h, --help             show this help\n"
     "\n"
     "The PNG's text chunks record prompt, seed, steps, cfg, sampler, eta and model\n"
-    "(see `xattn info OUT.png`).\n";
+    "(see `xattn info OUT.png`); a .jpg, .bmp or .tga has them in a sidecar OUT.jpg.json\n"
+    "(one JSON object, the same keys and values).\n";
 
 enum {
-    OPT_BATCH = SAMPLING_OPT_END, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_HELP,
+    OPT_BATCH = SAMPLING_OPT_END, OPT_HEATMAPS, OPT_HTML, OPT_OUTPUT, OPT_HELP, OPT_QUALITY,
     OPT_HEAT /* the options of heat_options.h */
 };
 
@@ -72,12 +80,14 @@ static const cli_option generate_options[] = {
     {'h', "help", 0, OPT_HELP},
     {0, "heat-layers", 1, OPT_HEAT},             {0, "heat-heads", 1, OPT_HEAT},
     {0, "heat-steps", 1, OPT_HEAT},              {0, "reweight", 1, OPT_HEAT},
+    {0, "heat-format", 1, OPT_HEAT},             {0, "quality", 1, OPT_QUALITY},
 };
 
 typedef struct generate_args {
     sampling_options s; /* -m, -p, -n, -s, --steps, --cfg, --sampler, --eta, -t, -q */
     const char *html, *output;
     heat_options heat;  /* --heatmaps, --heat-*, --reweight */
+    output_format fmt;  /* -o's format, --quality */
 } generate_args;
 
 /* Returns -1 to continue, else the exit code. */
@@ -85,6 +95,7 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
     memset(g, 0, sizeof *g);
     sampling_options_init(&g->s);
     heat_options_init(&g->heat);
+    output_format_init(&g->fmt);
     g->output = "out.png";
 
     cli_args a;
@@ -109,33 +120,40 @@ static int parse_generate_args(int argc, char **argv, generate_args *g) {
         case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
         case OPT_HTML: g->html = value, g->heat.keep_steps = 1; break;
         case OPT_OUTPUT: g->output = value; break;
+        case OPT_QUALITY: bad = output_format_quality(&g->fmt, name, value) != 0; break;
         }
         if (bad) return CLI_EXIT_USAGE;
     }
     if (sampling_options_require(&g->s, "generate", 1) != 0) return CLI_EXIT_USAGE;
     int code = heat_options_check(&g->heat);
     if (code >= 0) return code;
-    return -1;
+    return output_format_check(&g->fmt, g->output, &g->heat);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Output names                                                                                */
 
-/* OUT.png for one image; OUT-0.png ... OUT-(n-1).png (a trailing ".png" stripped) for more. */
+/* ".png" (as written: ".PNG" stays so) or "" when the name has no extension. */
+static const char *extension(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash + 1 : path, '.');
+    return dot ? dot : path + strlen(path);
+}
+
+/* OUT.EXT for one image; OUT-0.EXT ... OUT-(n-1).EXT for more (OUT.png: OUT-0.png, ...). */
 static char **output_names(const char *out, int n) {
     char **names = calloc((size_t)n, sizeof *names);
     if (!names) return NULL;
-    size_t len = strlen(out);
-    size_t stem = len;
-    if (len >= 4 && strcmp(out + len - 4, ".png") == 0) stem = len - 4;
+    const char *ext = extension(out);
+    size_t stem = (size_t)(ext - out);
     for (int k = 0; k < n; k++) {
-        size_t cap = stem + 32;
+        size_t cap = strlen(out) + 32;
         names[k] = malloc(cap);
         if (!names[k]) goto fail;
         if (n == 1)
             snprintf(names[k], cap, "%s", out);
         else
-            snprintf(names[k], cap, "%.*s-%d.png", (int)stem, out, k);
+            snprintf(names[k], cap, "%.*s-%d%s", (int)stem, out, k, ext);
     }
     return names;
 fail:
@@ -144,15 +162,16 @@ fail:
     return NULL;
 }
 
-/* "<dir>/.<name>.xattn-<pid>.png": a temporary beside `path`, in the same folder. */
+/* "<dir>/.<name>.xattn-<pid>.png" (path's extension): a temporary beside `path`, in the same
+ * folder. */
 static char *temporary_name(const char *path) {
     const char *slash = strrchr(path, '/');
     size_t dir_len = slash ? (size_t)(slash - path + 1) : 0;
-    size_t cap = strlen(path) + 48;
+    size_t cap = 2 * strlen(path) + 48;
     char *t = malloc(cap);
     if (t)
-        snprintf(t, cap, "%.*s.%s.xattn-%ld.png", (int)dir_len, path, path + dir_len,
-                 (long)getpid());
+        snprintf(t, cap, "%.*s.%s.xattn-%ld%s", (int)dir_len, path, path + dir_len,
+                 (long)getpid(), extension(path));
     return t;
 }
 
@@ -191,17 +210,21 @@ static void fill_text(text_chunks *tc, const generate_args *g, const xattn_promp
 /* ------------------------------------------------------------------------------------------ */
 /* Writing                                                                                     */
 
-/* Writes every image or none (see the top of the file). Prints the error; returns 0 on success. */
+/* Writes every image or none (see the top of the file), each with its sidecar when its format
+ * takes one. Prints the error; returns 0 on success. */
 static int write_images(const generate_args *g, char **names, const float *images, int channels,
                         size_t size, const xattn_prompt *cond, const xattn_prompt *uncond) {
     int n = g->s.params.batch;
     size_t plane = size * size;
+    int sidecar = !xattn_image_format_has_text(g->fmt.image.format);
     uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
     char **temps = calloc((size_t)n, sizeof *temps);
+    char **side_temps = calloc((size_t)n, sizeof *side_temps); /* sidecar: temps[k].json */
+    char *side_name = NULL;
     text_chunks text;
     xattn_error err = {0};
     int written = 0, ok = 0;
-    if (!rgb || !temps) {
+    if (!rgb || !temps || !side_temps) {
         cli_error("%s: out of memory", names[0]);
         goto done;
     }
@@ -210,7 +233,8 @@ static int write_images(const generate_args *g, char **names, const float *image
         xattn_image_to_rgb8(image, channels, size, size, rgb);
         fill_text(&text, g, cond, uncond, k);
         if (n == 1) {
-            if (xattn_png_write_rgb(names[0], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
+            if (xattn_image_write(names[0], rgb, size, size, 3, text.t.pairs, text.t.n, &g->fmt.image,
+                                 &err) != XATTN_OK) {
                 cli_lib_error(&err);
                 goto done;
             }
@@ -218,11 +242,13 @@ static int write_images(const generate_args *g, char **names, const float *image
             goto done;
         }
         temps[k] = temporary_name(names[k]);
-        if (!temps[k]) {
+        if (temps[k] && sidecar) side_temps[k] = xattn_image_sidecar_path(temps[k]);
+        if (!temps[k] || (sidecar && !side_temps[k])) {
             cli_error("%s: out of memory", names[k]);
             goto done;
         }
-        if (xattn_png_write_rgb(temps[k], rgb, size, size, text.t.pairs, text.t.n, &err) != XATTN_OK) {
+        if (xattn_image_write(temps[k], rgb, size, size, 3, text.t.pairs, text.t.n, &g->fmt.image,
+                             &err) != XATTN_OK) {
             cli_error_rename(&err, temps[k], names[k]);
             cli_lib_error(&err);
             goto done;
@@ -236,15 +262,28 @@ static int write_images(const generate_args *g, char **names, const float *image
         }
         free(temps[k]);
         temps[k] = NULL;
+        if (!sidecar) continue;
+        side_name = xattn_image_sidecar_path(names[k]);
+        if (!side_name || rename(side_temps[k], side_name) != 0) {
+            cli_error("%s.json: cannot write: %s", names[k], side_name ? strerror(errno) : "out of memory");
+            goto done;
+        }
+        free(side_name);
+        side_name = NULL;
+        free(side_temps[k]);
+        side_temps[k] = NULL;
     }
     ok = 1;
 done:
-    if (temps) {
-        for (int k = 0; k < written; k++)
-            if (temps[k]) remove(temps[k]);
-        for (int k = 0; k < n; k++) free(temps[k]);
+    for (int k = 0; k < written; k++) {
+        if (temps[k]) remove(temps[k]);
+        if (side_temps[k]) remove(side_temps[k]);
     }
+    for (int k = 0; temps && k < n; k++) free(temps[k]);
+    for (int k = 0; side_temps && k < n; k++) free(side_temps[k]);
     free(temps);
+    free(side_temps);
+    free(side_name);
     free(rgb);
     return ok ? 0 : -1;
 }

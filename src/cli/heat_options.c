@@ -17,6 +17,8 @@
 void heat_options_init(heat_options *o) {
     memset(o, 0, sizeof *o);
     o->step_end = INT_MAX;
+    xattn_image_options_init(&o->image);
+    o->image.format = XATTN_IMAGE_FORMAT_PNG;
 }
 
 void heat_options_free(heat_options *o) {
@@ -61,6 +63,13 @@ int heat_option(heat_options *o, const char *name, const char *value) {
         o->steps = value;
     } else if (strcmp(name, "--reweight") == 0) {
         return parse_reweight(o, name, value);
+    } else if (strcmp(name, "--heat-format") == 0) {
+        o->image.format = xattn_image_format_from_name(value);
+        if (o->image.format == XATTN_IMAGE_FORMAT_UNKNOWN) {
+            cli_error("%s: '%s' is not png, jpg, jpeg, bmp or tga", name, value);
+            return -1;
+        }
+        o->format = value;
     } else {
         return 1;
     }
@@ -68,6 +77,10 @@ int heat_option(heat_options *o, const char *name, const char *value) {
 }
 
 int heat_options_check(const heat_options *o) {
+    if (o->format && !o->dir) {
+        cli_error("--heat-format: only applies with --heatmaps DIR");
+        return CLI_EXIT_USAGE;
+    }
     if (o->dir || o->keep_steps) return -1;
     const char *orphan = o->layers ? "--heat-layers" : o->heads ? "--heat-heads"
                          : o->steps ? "--heat-steps" : NULL;
@@ -197,7 +210,8 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
             strcpy(dir, out.temp_path);
         else
             sprintf(dir, "%s/%zu", out.temp_path, k);
-        if (xattn_heatmaps_write(o->heatmaps, k, rgb, dir, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
+        if (xattn_heatmaps_write_as(o->heatmaps, k, rgb, dir, &o->image, &err) != XATTN_OK)
+            code = CLI_EXIT_INPUT;
     }
     if (code >= 0) cli_error_rename(&err, out.temp_path, o->dir);
     if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;

@@ -1,5 +1,6 @@
 /* heat_options.h — the heatmap and re-weighting options that sampling commands share:
- *   --heatmaps DIR, --heat-layers SPEC, --heat-heads SPEC, --heat-steps A:B, --reweight W=F.
+ *   --heatmaps DIR, --heat-layers SPEC, --heat-heads SPEC, --heat-steps A:B, --reweight W=F,
+ *   --heat-format png|jpg|jpeg|bmp|tga (the overlays' and the grid's format, default png).
  *
  * A command lists them in its option table, passes each one it meets to heat_option(), calls
  * heat_options_prepare() once the model and prompt are loaded (it fills the generation
@@ -10,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "xattn_io.h"
 #include "xattn.h"
 
 #define HEAT_MAX_REWEIGHTS 32
@@ -26,6 +28,9 @@ typedef struct heat_options {
     char reweight_text[256];          /* "red=2,blue=0.5" for the PNG's text chunks */
     float *token_scale;               /* [prompt tokens], or NULL */
     xattn_heatmaps *heatmaps;         /* or NULL */
+    const char *format;               /* --heat-format as given, or NULL = png */
+    xattn_image_options image;        /* the overlays' format (PNG unless --heat-format) and the
+                                       * JPEG quality (the command sets it from --quality) */
 } heat_options;
 
 void heat_options_init(heat_options *o);

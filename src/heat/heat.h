@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "xattn_io.h"
 #include "xattn.h"
 
 /* --- the accumulator (heatmaps.c) ------------------------------------------------------- */

@@ -3,7 +3,9 @@
  *   DIR/<i>-<word>.png        word i's overlay (word letters other than [A-Za-z0-9_-] as '_')
  *   DIR/grid.png              the image and every overlay, each labelled with its word
  *   DIR/heatmaps.safetensors  maps [words, H, W] F32 (+ step_maps [steps, words, H, W] when kept)
- * Each file is written under a temporary name and renamed into place. */
+ * Each file is written under a temporary name and renamed into place. xattn_heatmaps_write_as writes
+ * the overlays and the grid as .jpg, .bmp or .tga instead (io/image_write.h), each with its
+ * text in a sidecar (DIR/grid.jpg.json, ...). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -22,8 +24,9 @@
 #define MAX_NAME 48
 
 
-/* "<dir>/<index>-<word>.png" with the word made file-name safe */
-static void overlay_path(char *path, size_t cap, const char *dir, size_t index, const char *word) {
+/* "<dir>/<index>-<word>.<ext>" with the word made file-name safe */
+static void overlay_path(char *path, size_t cap, const char *dir, size_t index, const char *word,
+                         const char *ext) {
     char safe[MAX_NAME + 1];
     size_t n = 0;
     for (; word[n] && n < MAX_NAME; n++) {
@@ -33,7 +36,7 @@ static void overlay_path(char *path, size_t cap, const char *dir, size_t index, 
         safe[n] = ok ? c : '_';
     }
     safe[n] = '\0';
-    snprintf(path, cap, "%s/%zu-%s.png", dir, index, n ? safe : "word");
+    snprintf(path, cap, "%s/%zu-%s.%s", dir, index, n ? safe : "word", ext);
 }
 
 /* The metadata of heatmaps.safetensors as JSON strings; NULL if out of memory. */
@@ -136,6 +139,18 @@ done:
 
 xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const uint8_t *rgb,
                                   const char *dir, xattn_error *err) {
+    return xattn_heatmaps_write_as(h, image, rgb, dir, NULL, err);
+}
+
+xattn_status xattn_heatmaps_write_as(const xattn_heatmaps *h, size_t image, const uint8_t *rgb,
+                               const char *dir, const xattn_image_options *opt, xattn_error *err) {
+    xattn_image_options png;
+    if (!opt || opt->format == XATTN_IMAGE_FORMAT_UNKNOWN) {
+        xattn_image_options_init(&png);
+        png.format = XATTN_IMAGE_FORMAT_PNG;
+        opt = &png;
+    }
+    const char *ext = xattn_image_format_extension(opt->format);
     xattn_heatmaps_info info;
     xattn_heatmaps_get_info(h, &info);
     if (image >= info.images)
@@ -179,18 +194,18 @@ xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const u
         labels[i + 1] = words[i].text;
         heat_overlay(overlay, rgb, maps + i * hw, H, W, k, table, scratch);
         xattn_text_pair text[] = {{"word", words[i].text}, {"prompt", heatmaps_prompt_text(h)}};
-        overlay_path(path, cap, dir, i, words[i].text);
-        st = xattn_png_write(path, overlay, W * k, H * k, 3, text, 2, NULL, err);
+        overlay_path(path, cap, dir, i, words[i].text, ext);
+        st = xattn_image_write(path, overlay, W * k, H * k, 3, text, 2, opt, err);
         if (st != XATTN_OK) goto done;
     }
     size_t gw, gh;
     if (heat_grid(&grid, &gw, &gh, panel_ptr, labels, n_panels, pw, ph, GRID_COLUMNS) != 0) {
-        st = xattn_fail(err, XATTN_ERR_NOMEM, "%s/grid.png: out of memory", dir);
+        st = xattn_fail(err, XATTN_ERR_NOMEM, "%s/grid.%s: out of memory", dir, ext);
         goto done;
     }
     xattn_text_pair text[] = {{"prompt", heatmaps_prompt_text(h)}};
-    snprintf(path, cap, "%s/grid.png", dir);
-    if ((st = xattn_png_write(path, grid, gw, gh, 3, text, 1, NULL, err)) != XATTN_OK) goto done;
+    snprintf(path, cap, "%s/grid.%s", dir, ext);
+    if ((st = xattn_image_write(path, grid, gw, gh, 3, text, 1, opt, err)) != XATTN_OK) goto done;
     snprintf(path, cap, "%s/heatmaps.safetensors", dir);
     st = write_tensors(h, image, path, err);
 done:
@@ -198,12 +213,22 @@ done:
     return st;
 }
 
-/* 1 when name is one of the files xattn_heatmaps_write writes: grid.png, heatmaps.safetensors
- * or "<digits>-<word>.png". */
+/* 1 when name is one of the files xattn_heatmaps_write_as writes: heatmaps.safetensors, grid.EXT or
+ * "<digits>-<word>.EXT" with EXT png, jpg, bmp or tga, or the sidecar "<one of those>.json" of
+ * a jpg, bmp or tga. */
 static int is_heatmap_file(const char *name) {
-    if (strcmp(name, "grid.png") == 0 || strcmp(name, "heatmaps.safetensors") == 0) return 1;
+    if (strcmp(name, "heatmaps.safetensors") == 0) return 1;
     size_t n = strlen(name), digits = strspn(name, "0123456789");
-    return digits > 0 && name[digits] == '-' && n > digits + 5 && strcmp(name + n - 4, ".png") == 0;
+    if (n > 9 && strcmp(name + n - 9, ".png.json") != 0 && strcmp(name + n - 5, ".json") == 0)
+        n -= 5; /* a sidecar: judged by its image's name */
+    if (n < 4 || name[n - 4] != '.') return 0;
+    static const char *const exts[] = {"png", "jpg", "bmp", "tga"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        known |= strncmp(name + n - 3, exts[i], 3) == 0;
+    if (!known) return 0;
+    if (n == 8 && strncmp(name, "grid", 4) == 0) return 1;
+    return digits > 0 && name[digits] == '-' && n > digits + 5;
 }
 
 /* The first entry of dir that xattn did not write into "name" (cap bytes); depth 0 allows
