@@ -59,6 +59,16 @@ mkdir -p "$T/b-1.png"
 expect_fail batch_output_is_a_folder -- generate -m "$T/no-such-model" -p "$GOOD" --batch 2 -o "$T/b.png"
 [ -e "$T/b-0.png" ] && fail "batch_output_is_a_folder: $T/b-0.png was written"
 
+# A 2,000-character output path: the line is shortened in the middle of the path ("…") and
+# still ends with the reason (it was cut inside the path before).
+LONG_DIR="/nonexistent-dir$(printf '/abcdefghi%.0s' $(seq 200))"
+expect_fail output_path_2000_chars -- generate -m "$T/no-such-model" -p "$GOOD" -o "$LONG_DIR/x.png"
+if ! grep -q 'No such file or directory$' "$T/stderr" || ! grep -q $'\xe2\x80\xa6' "$T/stderr"; then
+    fail "output_path_2000_chars: the line does not end with the reason: $(tail -c 200 "$T/stderr")"
+fi
+case "$(cat "$T/stderr")" in "xattn: /nonexistent-dir/abc"*"ghi/x.png: cannot write: folder /nonexistent-dir/abc"*"ghi: No such file or directory") ;;
+    *) fail "output_path_2000_chars: not both names kept head and tail: $(cat "$T/stderr")" ;; esac
+
 expect_fail info_missing_file -- info "$T/no-such-file.safetensors"
 expect_fail info_truncated -- info "$TRUNCATED"
 expect_fail info_header_past_end -- info "$PAST_END"
