@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 void cli_error(const char *fmt, ...) {
     char line[2 * XATTN_ERROR_LEN];
@@ -190,7 +191,7 @@ int cli_parse_float(const char *opt, const char *s, double lo, float *out) {
 }
 
 int cli_print_json(cJSON *j) {
-    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *text = j ? json_print_utf8(j, 0) : NULL; /* valid UTF-8 whatever the strings hold */
     cJSON_Delete(j);
     if (!text) return 0;
     fputs(text, stdout);

@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/utf8.h"
 
 #define GRID_COLUMNS 6
 #define MAX_NAME 48
@@ -53,7 +54,7 @@ static char *json_words(const xattn_word *w, size_t n, int tokens) {
             return NULL;
         }
     }
-    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+    char *s = a ? json_print_utf8(a, 0) : NULL;
     cJSON_Delete(a);
     return s;
 }
@@ -68,7 +69,7 @@ static char *json_strings(const char *const *v, size_t n) {
             return NULL;
         }
     }
-    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+    char *s = a ? json_print_utf8(a, 0) : NULL;
     cJSON_Delete(a);
     return s;
 }

@@ -18,6 +18,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 #define PNG_MAX_SIDE 1000000u /* libpng's default user limit on width and height */
 /* One libpng allocation while reading: rows of the widest PNG libpng accepts (1e6 px x 8 bytes)
@@ -148,14 +149,22 @@ xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t widt
     png_text *texts = NULL; /* [n_text] */
     if (n_text > 0 && !(texts = calloc(n_text, sizeof *texts)))
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
-    for (size_t i = 0; i < n_text; i++) {
-        texts[i].compression = PNG_ITXT_COMPRESSION_NONE; /* iTXt: UTF-8, uncompressed */
+    /* iTXt: UTF-8, uncompressed; a value holding ill-formed UTF-8 (a prompt's text from a file)
+     * is written with U+FFFD for it, as every text writer does (util/utf8.h) */
+    char **values = n_text > 0 ? calloc(n_text, sizeof *values) : NULL; /* [n_text] */
+    int nomem = n_text > 0 && !values;
+    for (size_t i = 0; !nomem && i < n_text; i++) {
+        texts[i].compression = PNG_ITXT_COMPRESSION_NONE;
         texts[i].key = (png_charp)text[i].key;
-        texts[i].text = (png_charp)text[i].value;
+        texts[i].text = values[i] = utf8_valid_dup(text[i].value);
+        nomem = !values[i];
     }
     atomic_file af;
-    xattn_status s = atomic_file_open(&af, path, err);
+    xattn_status s = nomem ? xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path)
+                           : atomic_file_open(&af, path, err);
     if (s != XATTN_OK) {
+        for (size_t i = 0; values && i < n_text; i++) free(values[i]);
+        free(values);
         free(texts);
         return s;
     }
@@ -164,6 +173,8 @@ xattn_status png_write_file(const char *path, const uint8_t *pixels, size_t widt
     errno = 0;
     int ok = write_png_stream(af.fp, NULL, pixels, width, height, channels, texts, (int)n_text, opt->fast,
                               &ctx);
+    for (size_t i = 0; values && i < n_text; i++) free(values[i]);
+    free(values);
     free(texts);
     if (!ok) {
         atomic_file_abort(&af);
@@ -301,6 +312,22 @@ xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_erro
     png_file_info_free(out);
     if (r < 0) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     return xattn_fail(err, XATTN_ERR_FORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
+}
+
+cJSON *png_file_info_json(const png_file_info *info, const char *path) {
+    cJSON *o = cJSON_CreateObject(), *text = NULL;
+    int ok = o && cJSON_AddStringToObject(o, "kind", "png") &&
+             cJSON_AddStringToObject(o, "path", path) &&
+             cJSON_AddNumberToObject(o, "width", (double)info->width) &&
+             cJSON_AddNumberToObject(o, "height", (double)info->height) &&
+             (text = cJSON_AddObjectToObject(o, "text")) != NULL;
+    for (size_t i = 0; ok && i < info->n_text; i++)
+        ok = cJSON_AddStringToObject(text, info->keys[i], info->values[i]) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
 }
 
 void png_file_info_free(png_file_info *info) {

@@ -50,6 +50,11 @@ typedef struct png_file_info {
 } png_file_info;
 xattn_status png_read_file_info(const char *path, png_file_info *out, xattn_error *err);
 void png_file_info_free(png_file_info *info);
+/* What `xattn info --json` prints for a PNG: {"kind": "png", "path", "width", "height",
+ * "text": {key: value, ...}}; print it with json_print_utf8 (util/utf8.h), since a value may hold
+ * ill-formed UTF-8 (an iTXt chunk's bytes as they are). NULL if out of memory. */
+struct cJSON;
+struct cJSON *png_file_info_json(const png_file_info *info, const char *path);
 
 
 /* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. */

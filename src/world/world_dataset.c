@@ -13,6 +13,7 @@
 
 #include "io/image_io.h"
 #include "util/atomic_file.h"
+#include "util/utf8.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -178,7 +179,7 @@ cJSON *world_vocabulary_json(uint64_t seed, world_split split, size_t count) {
 
 
 static xattn_status write_json_file(const char *path, cJSON *j, xattn_error *err) {
-    char *text = j ? cJSON_Print(j) : NULL;
+    char *text = j ? json_print_utf8(j, 1) : NULL;
     if (!text)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     atomic_file af;
@@ -250,7 +251,7 @@ static xattn_status write_scene(const char *dir, const world_scene *scene, size_
     if (st != XATTN_OK)
         return st;
     cJSON *j = world_scene_json(scene, i, split, image, mask);
-    char *line = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *line = j ? json_print_utf8(j, 0) : NULL;
     cJSON_Delete(j);
     if (!line)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s/truth.jsonl: out of memory", dir);

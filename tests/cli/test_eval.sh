@@ -82,6 +82,19 @@ else
         case "$j" in '{"mode":"prompts"'*'}') ok "--json object" ;; *) fail "--json: ${j:0:200}" ;; esac
     fi
 
+    # --- a prompt text holding ill-formed UTF-8: every line is valid UTF-8, with U+FFFD ----------
+    printf '{"prompt":"a red \xff\xc3 circle\xe2\x82","embedding":"emb/p32.safetensors","category":"single","objects":[{"shape":"circle","color":"red"}],"relation":null}\n' >"$T/bytes.jsonl"
+    if run "invalid utf-8 lines" 0 eval adherence -m "$TINY" --prompts "$T/bytes.jsonl" --steps 1 -q; then
+        if valid_utf8 "$T/stdout" && grep -qF "$(printf '"prompt":"a red \xef\xbf\xbd\xef\xbf\xbd circle\xef\xbf\xbd"')" "$T/stdout"; then
+            ok "invalid utf-8 prompt: valid JSON lines with U+FFFD"
+        else
+            fail "invalid utf-8 prompt: $(od -c "$T/stdout" | head -4)"
+        fi
+    fi
+    if run "invalid utf-8 --json" 0 eval adherence -m "$TINY" --prompts "$T/bytes.jsonl" --steps 1 --json -q; then
+        valid_utf8 "$T/stdout" && ok "invalid utf-8 prompt: --json valid" || fail "invalid utf-8 --json: $(od -c "$T/stdout" | head -4)"
+    fi
+
     # --- bad inputs: exit 1 -------------------------------------------------------------------
     printf '%s\n' '{"prompt":"x","embedding":"emb/p8.safetensors","category":"single","objects":[{"shape":"ring"}]}' >"$T/p8.jsonl"
     expect_error "wrong embedding width" 1 ".*p8.safetensors: embedding width 8, model expects 32" \

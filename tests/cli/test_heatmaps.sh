@@ -121,6 +121,42 @@ expect_error foreign_folder 1 "$T/mine: holds $T/mine/notes.txt, which is not a 
     generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/e9.png" --heatmaps "$T/mine"
 [ "$(ls -A "$T/mine")" = notes.txt ] || fail "foreign_folder: $T/mine changed: $(ls -A "$T/mine")"
 
+# --- hostile prompt text: ill-formed UTF-8, markup, a control byte -------------------------
+# The demo prompt's embeddings with another text and tokens. Every file written must be valid
+# UTF-8 (the page, the PNG text, the safetensors header), and the page must hold no markup of
+# the prompt's: only its own <script> element.
+hostile_prompt() {
+    local header n
+    header=$(printf '{"__metadata__":{"prompt":"a \xff</script><script>alert(1)</script> \xed\xa0\x80 circle\x01","tokens":"[\\"[CLS]\\", \\"a\\", \\"r\xe9d</title>\\", \\"<b>circle\\", \\"left\\", \\"of\\", \\"a\\", \\"blue\\", \\"square\\", \\"[SEP]\\"]"},"encoder_hidden_states":{"dtype":"F32","shape":[10,384],"data_offsets":[0,15360]},"attention_mask":{"dtype":"F32","shape":[10],"data_offsets":[15360,15400]}}')
+    while [ $(( $(printf '%s' "$header" | wc -c) % 8 )) -ne 0 ]; do header+=" "; done
+    n=$(printf '%s' "$header" | wc -c)
+    { write_u64 "$n"; printf '%s' "$header"; tail -c 15400 "$PROMPT"; } >"$1"
+}
+hostile_prompt "$T/hostile.safetensors"
+if run hostile_text 0 -- generate -m "$MODEL" -p "$T/hostile.safetensors" --steps 2 -q -o "$T/hostile.png" \
+        --heatmaps "$T/hostile-heat" --html "$T/hostile.html"; then
+    bad=""
+    for f in "$T/hostile.html" "$T/hostile-heat/grid.png" "$T/hostile-heat/1-r_d__title_.png" "$T/hostile.png"; do
+        [ -s "$f" ] || { bad="$bad missing:$f"; continue; }
+        case "$f" in
+            *.html) valid_utf8 "$f" || bad="$bad $f" ;;
+            *) "$XATTN" info "$f" >"$T/info.txt" 2>&1 && valid_utf8 "$T/info.txt" || bad="$bad $f" ;;
+        esac
+    done
+    n=$(od -An -tu8 -N8 "$T/hostile-heat/heatmaps.safetensors" | tr -d ' ')
+    head -c $((8 + n)) "$T/hostile-heat/heatmaps.safetensors" | tail -c "$n" >"$T/header.json"
+    valid_utf8 "$T/header.json" || bad="$bad heatmaps.safetensors-header"
+    if [ -z "$bad" ]; then echo "ok hostile_text_valid_utf8"; else fail "hostile_text: not valid UTF-8:$bad"; fi
+    scripts=$(grep -o '<script' "$T/hostile.html" | wc -l)
+    ends=$(grep -o '</script>' "$T/hostile.html" | wc -l)
+    if [ "$scripts" -eq 1 ] && [ "$ends" -eq 1 ] && ! grep -q '<b>\|</title>.*</title>\|alert(1)</script>' "$T/hostile.html" &&
+        ! grep -q "$(printf '\x01')" "$T/hostile.html"; then
+        echo "ok hostile_text_no_markup"
+    else
+        fail "hostile_text: markup or a control byte from the prompt in the page ($scripts <script, $ends </script>)"
+    fi
+fi
+
 leftovers=$(ls "$T" | grep -E '^e[0-9]' || true)
 if [ -z "$leftovers" ]; then echo "ok errors_write_nothing"; else fail "errors_write_nothing: $leftovers"; fi
 
