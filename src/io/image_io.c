@@ -1,5 +1,5 @@
 /* image_io.c — PNG writing (RGB or gray) with text chunks and PNG text reading (libpng), image
- * input (stb_image), and [3, H, W] float -> RGB8 conversion.
+ * input (PNG through libpng, other formats through stb_image), and [3, H, W] float -> RGB8 conversion.
  *
  * libpng reports errors by longjmp: every libpng call runs inside a small helper that owns the
  * setjmp, and everything that must survive a longjmp lives behind a pointer the caller owns. */
@@ -344,12 +344,88 @@ void png_file_info_free(png_file_info *info) {
 /* ------------------------------------------------------------------------------------------ */
 /* input images and float conversion                                                           */
 
+/* A PNG as 8-bit RGB through libpng, whose allocations are capped (on_png_read_malloc): libpng
+ * inflates row by row, so a PNG asks for its rows and little more. stb_image's inflate grows its
+ * buffer by doubling, up to 2 GB for a 344-byte 16x16 PNG whose zlib stream claims more data
+ * (tests/fuzz/crashes/image/). As stb: 16-bit samples keep their high byte, alpha is dropped,
+ * palette and gray are expanded, no gamma is applied. Returns 1, 0 with ctx->msg set on a
+ * libpng error, -1 if out of memory, -2 when the size is outside 1..IMAGE_MAX_SIDE
+ * (*width, *height set). */
+static int read_png_rgb(FILE *fp, uint8_t **rgb, size_t *width, size_t *height, png_ctx *ctx) {
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning,
+                                               NULL, on_png_read_malloc, on_png_read_free);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return -1;
+    }
+    /* rgb and rows live in ctx-owned storage across the longjmp: *rgb is the caller's */
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rows);
+        free(*rgb);
+        *rgb = NULL;
+        return 0;
+    }
+    png_init_io(png, fp);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    *width = w, *height = h;
+    if (w < 1 || h < 1 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -2;
+    }
+    png_set_expand(png);     /* palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha */
+    png_set_strip_16(png);   /* the high byte, as stb */
+    png_set_strip_alpha(png);
+    png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != w * 3 || png_get_channels(png, info) != 3)
+        png_error(png, "unexpected row layout");
+    *rgb = malloc(w * h * 3); /* [h, w, 3] */
+    rows = malloc(h * sizeof *rows);
+    if (!*rgb || !rows) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rows);
+        free(*rgb);
+        *rgb = NULL;
+        return -1;
+    }
+    for (size_t y = 0; y < h; y++) rows[y] = *rgb + y * w * 3;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    return 1;
+}
+
 xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
                             xattn_error *err) {
     *rgb = NULL;
     *width = *height = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t sig[8];
+    if (fread(sig, 1, 8, fp) == 8 && png_sig_cmp(sig, 0, 8) == 0) { /* PNG: libpng */
+        png_ctx ctx = {0};
+        size_t w = 0, h = 0;
+        uint8_t *pixels = NULL;
+        int r = read_png_rgb(fp, &pixels, &w, &h, &ctx);
+        fclose(fp);
+        if (r == -2)
+            return xattn_fail(err, XATTN_ERR_VALUE, "%s: image size %zux%zu is outside 1..%d", path,
+                              w, h, IMAGE_MAX_SIDE);
+        if (r < 0) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
+        if (r == 0) return xattn_fail(err, XATTN_ERR_FORMAT, "%s: cannot read image: corrupt PNG: %s", path, ctx.msg);
+        *rgb = pixels;
+        *width = w;
+        *height = h;
+        return XATTN_OK;
+    }
+    rewind(fp); /* anything else: stb_image */
     int w, h, n;
     char why[96];
     if (!stbi_info_from_file(fp, &w, &h, &n)) {

@@ -57,7 +57,8 @@ struct cJSON;
 struct cJSON *png_file_info_json(const png_file_info *info, const char *path);
 
 
-/* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. */
+/* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. A PNG
+ * is read through libpng (its allocations capped, as for png_read_file_info), the rest by stb. */
 xattn_status image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
                             xattn_error *err);
 
