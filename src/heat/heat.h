@@ -75,9 +75,12 @@ void attention_capture_end(attention_capture *c);             /* finishes; unins
 void bilinear_resize_add(float *out, size_t oh, size_t ow, const float *in, size_t ih, size_t iw,
                          float scale);
 
-/* The heatmaps folder dir may be replaced as a whole: it does not exist, or it holds only what
- * xattn_heatmaps_write writes (grid.png, heatmaps.safetensors, <i>-<word>.png, and numbered
- * folders of those from --batch). Otherwise an error names the first other entry. */
+/* The heatmaps folder dir may be replaced as a whole: it does not exist, it is empty, or every
+ * entry in it matches the manifest xattn wrote there (util/manifest.h: each file listed with
+ * its size and SHA-256). Otherwise an error names the first entry that does not match. */
 xattn_status heat_dir_replaceable(const char *dir, xattn_error *err);
+/* The same check on the old folder, moved to old_dir just before it is deleted (an
+ * atomic_dir check_old hook); errors name final_dir. */
+xattn_status heat_dir_check_old(const char *old_dir, const char *final_dir, xattn_error *err);
 
 #endif
