@@ -41,6 +41,8 @@ static int skip_dots(const struct dirent *e) {
 /* ------------------------------------------------------------------------------------------ */
 /* writing                                                                                     */
 
+static cJSON *entry(const char *dir, const char *rel);
+
 /* Adds every regular file below dir/rel to files; -1 on an error (errno set). */
 static int list_files(const char *dir, const char *rel, int depth, cJSON *files) {
     char path[2 * PATH_CAP];
@@ -64,20 +66,11 @@ static int list_files(const char *dir, const char *rel, int depth, cJSON *files)
             } else if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
                 rc = list_files(dir, sub, depth + 1, files);
             } else if (S_ISREG(st.st_mode)) {
-                char hex[65];
-                cJSON *f = cJSON_CreateObject();
-                if (hash_file(full, hex) != 0) {
+                cJSON *f = entry(dir, sub);
+                if (!f || !cJSON_AddItemToArray(files, f)) {
+                    cJSON_Delete(f);
                     rc = -1;
-                } else if (!f || !cJSON_AddStringToObject(f, "path", sub) ||
-                           !cJSON_AddNumberToObject(f, "size", (double)st.st_size) ||
-                           !cJSON_AddStringToObject(f, "sha256", hex) ||
-                           !cJSON_AddItemToArray(files, f)) {
-                    errno = ENOMEM;
-                    rc = -1;
-                } else {
-                    f = NULL;
                 }
-                cJSON_Delete(f);
             }
             /* nothing else is written into these folders: no entry for it, so a check refuses */
         }
@@ -85,6 +78,34 @@ static int list_files(const char *dir, const char *rel, int depth, cJSON *files)
     }
     free(entries);
     return rc;
+}
+
+static xattn_status save(const char *dir, cJSON *root, xattn_error *err);
+
+/* A manifest entry for the regular file dir/rel; NULL when it cannot be read (errno set). */
+static cJSON *entry(const char *dir, const char *rel) {
+    char full[2 * PATH_CAP];
+    struct stat st;
+    char hex[65];
+    if (snprintf(full, sizeof full, "%s/%s", dir, rel) >= (int)sizeof full) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    if (lstat(full, &st) != 0) return NULL;
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (hash_file(full, hex) != 0) return NULL;
+    cJSON *f = cJSON_CreateObject();
+    if (!f || !cJSON_AddStringToObject(f, "path", rel) ||
+        !cJSON_AddNumberToObject(f, "size", (double)st.st_size) ||
+        !cJSON_AddStringToObject(f, "sha256", hex)) {
+        cJSON_Delete(f);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return f;
 }
 
 xattn_status manifest_write(const char *dir, xattn_error *err) {
@@ -99,6 +120,11 @@ xattn_status manifest_write(const char *dir, xattn_error *err) {
         cJSON_Delete(root);
         return xattn_fail(err, XATTN_ERR_IO, "%s: cannot list the folder: %s", dir, strerror(e));
     }
+    return save(dir, root, err);
+}
+
+/* Writes root (then frees it) as dir/MANIFEST_NAME. */
+static xattn_status save(const char *dir, cJSON *root, xattn_error *err) {
     char *text = json_print_utf8(root, 1);
     cJSON_Delete(root);
     if (!text) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
@@ -153,6 +179,15 @@ static cJSON *load_manifest(const char *dir) {
         return NULL;
     }
     return files;
+}
+
+/* 1 when the regular file full matches the manifest entry f (size, then SHA-256). */
+static int matches(const cJSON *f, const char *full, const struct stat *st) {
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(f, "size");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+    char hex[65];
+    return cJSON_IsNumber(size) && size->valuedouble == (double)st->st_size && cJSON_IsString(hash) &&
+           hash_file(full, hex) == 0 && strcmp(hex, hash->valuestring) == 0;
 }
 
 static const cJSON *find_file(const cJSON *files, const char *rel) {
@@ -216,21 +251,66 @@ static int check_dir(const char *dir, const char *rel, int depth, const cJSON *f
         } else if (!S_ISREG(st.st_mode) || !f) {
             *why = "not in the folder's manifest";
             found = 1;
-        } else {
-            const cJSON *size = cJSON_GetObjectItemCaseSensitive(f, "size");
-            const cJSON *hash = cJSON_GetObjectItemCaseSensitive(f, "sha256");
-            char hex[65];
-            if (!cJSON_IsNumber(size) || size->valuedouble != (double)st.st_size ||
-                !cJSON_IsString(hash) || hash_file(full, hex) != 0 ||
-                strcmp(hex, hash->valuestring) != 0) {
-                *why = "changed since xattn wrote it";
-                found = 1;
-            }
+        } else if (!matches(f, full, &st)) {
+            *why = "changed since xattn wrote it";
+            found = 1;
         }
         if (found) snprintf(name, cap, "%s", full);
     }
     free(entries);
     return found;
+}
+
+int manifest_owns(const char *dir, const char *rel, const char **why) {
+    char full[2 * PATH_CAP];
+    struct stat st;
+    *why = "";
+    if (snprintf(full, sizeof full, "%s/%s", dir, rel) >= (int)sizeof full) {
+        *why = "its path is too long to check";
+        return 0;
+    }
+    if (lstat(full, &st) != 0 && errno == ENOENT) return 1;
+    cJSON *files = load_manifest(dir);
+    const cJSON *f = files ? find_file(files, rel) : NULL;
+    int owned = f && S_ISREG(st.st_mode) && matches(f, full, &st);
+    if (!owned)
+        *why = !files ? "the folder has no valid xattn manifest"
+               : !f   ? "not in the folder's manifest"
+                      : "changed since xattn wrote it";
+    cJSON_Delete(files);
+    return owned;
+}
+
+xattn_status manifest_add(const char *dir, const char *const *rels, size_t n, xattn_error *err) {
+    cJSON *old = load_manifest(dir), *root = cJSON_CreateObject(), *files = NULL;
+    if (!root || !cJSON_AddStringToObject(root, "written_by", "xattn") ||
+        !cJSON_AddNumberToObject(root, "version", 1) || !(files = cJSON_AddArrayToObject(root, "files"))) {
+        cJSON_Delete(old);
+        cJSON_Delete(root);
+        return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    cJSON *f = old ? old->child : NULL;
+    while (f) { /* the old entries that are not replaced */
+        cJSON *next = f->next;
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
+        int replaced = !cJSON_IsString(p);
+        for (size_t i = 0; !replaced && i < n; i++) replaced = strcmp(p->valuestring, rels[i]) == 0;
+        if (!replaced) cJSON_AddItemToArray(files, cJSON_DetachItemViaPointer(old, f));
+        f = next;
+    }
+    cJSON_Delete(old);
+    for (size_t i = 0; i < n; i++) {
+        cJSON *e = entry(dir, rels[i]);
+        if (!e && errno == ENOENT) continue;
+        if (!e || !cJSON_AddItemToArray(files, e)) {
+            int code = errno;
+            cJSON_Delete(e);
+            cJSON_Delete(root);
+            return xattn_fail(err, XATTN_ERR_IO, "%s/%s: cannot list it in the manifest: %s", dir,
+                              rels[i], strerror(code));
+        }
+    }
+    return save(dir, root, err);
 }
 
 int manifest_first_foreign(const char *dir, char *name, size_t cap, const char **why) {

@@ -27,4 +27,12 @@ xattn_status manifest_write(const char *dir, xattn_error *err);
  * (errno set, name holds it). */
 int manifest_first_foreign(const char *dir, char *name, size_t cap, const char **why);
 
+/* For a folder xattn writes files into without replacing it (eval --out): 1 when dir/rel does
+ * not exist or the manifest lists it with its size and hash (xattn may overwrite it), else 0
+ * with a short reason in *why. */
+int manifest_owns(const char *dir, const char *rel, const char **why);
+/* Adds (or updates) the entries of the files dir/rels[0..n) to dir/MANIFEST_NAME, keeping the
+ * other entries; a file that no longer exists is left out. */
+xattn_status manifest_add(const char *dir, const char *const *rels, size_t n, xattn_error *err);
+
 #endif
