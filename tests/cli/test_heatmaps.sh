@@ -178,6 +178,8 @@ if run hm_folder 0 -- generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/hm.png"
         generate -m "$MODEL" -p "$PROMPT" --steps 2 --batch 2 -o "$T/hm/b.png" --heatmaps "$T/hm"
     expect_error "denoise_output_inside_heatmaps" 2 "$T/hm-link/d.png: lies inside $T/hm" \
         denoise -m "$MODEL" -p "$PROMPT" -i "$T/hm.png" --strength 0.5 --steps 2 -o "$T/hm-link/d.png" --heatmaps "$T/hm"
+    expect_error "html_is_the_image" 2 "--html: $T/./hm.png is also the image output" \
+        generate -m "$MODEL" -p "$PROMPT" --steps 2 -o "$T/hm.png" --html "$T/./hm.png"
     after=$(ls -A "$T/hm" | tr '\n' ' ')
     [ "$before" = "$after" ] && echo "ok output_inside_heatmaps_nothing_written" || fail "output_inside_heatmaps: $T/hm changed: $after"
 fi
