@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/atomic_dir.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/manifest.h"
 #include "util/sha256.h"
@@ -32,6 +33,32 @@ static void put(const char *dir, const char *name, const char *text) {
 
 static void sub(char *out, size_t cap, const char *dir, const char *name) {
     if (snprintf(out, cap, "%s/%s", dir, name) >= (int)cap) fail_msg("path too long");
+}
+
+/* The first atomic_file_open of this process would use ".out.bin.tmp-<pid>-0": a file that is
+ * there already under that name is neither truncated nor renamed away (it was, with "wb"). */
+static void test_atomic_file_never_clobbers(void **state) {
+    (void)state;
+    const char *dir = temp_dir("atomic_file");
+    char temp[4096], final[4096], name[64];
+    snprintf(name, sizeof name, ".out.bin.tmp-%ld-0", (long)getpid());
+    sub(temp, sizeof temp, dir, name);
+    sub(final, sizeof final, dir, "out.bin");
+    put(dir, name, "not xattn's");
+    atomic_file f;
+    xattn_error err = {0};
+    assert_int_equal(atomic_file_open(&f, final, &err), XATTN_OK);
+    fputs("new", f.fp);
+    assert_int_equal(atomic_file_commit(&f, &err), XATTN_OK);
+    FILE *fp = fopen(temp, "rb");
+    char got[32] = "";
+    CHECK(fp && fgets(got, sizeof got, fp) && strcmp(got, "not xattn's") == 0,
+          "%s was truncated or moved: '%s'", temp, got);
+    if (fp) fclose(fp);
+    fp = fopen(final, "rb");
+    CHECK(fp && fgets(got, sizeof got, fp) && strcmp(got, "new") == 0, "out.bin: '%s'", got);
+    if (fp) fclose(fp);
+    unlink(temp);
 }
 
 static void test_sha256(void **state) {
@@ -145,6 +172,7 @@ static void test_commit_check_old(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_atomic_file_never_clobbers), /* first: no atomic_file_open before */
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_manifest_ownership),
         cmocka_unit_test(test_commit_check_old),
