@@ -254,9 +254,9 @@ xattn_status xattn_heatmaps_write(const xattn_heatmaps *h, size_t image, const u
 xattn_status xattn_heatmaps_write_html(const char *path, const xattn_heatmaps *h, size_t image,
                                        const uint8_t *rgb, const char *caption, xattn_error *err);
 
-/* The heatmaps folder dir may be replaced as a whole: it does not exist, or it holds only what
- * xattn_heatmaps_write writes (grid.png, heatmaps.safetensors, <i>-<word>.png, and numbered
- * folders of those from --batch). Otherwise an error names the first other entry. */
+/* The heatmaps folder dir may be replaced as a whole: it does not exist, it is empty, or every
+ * entry in it matches the manifest xattn wrote there (each file listed with its size and
+ * SHA-256). Otherwise an error names the first entry that does not match. */
 xattn_status xattn_heatmaps_dir_replaceable(const char *dir, xattn_error *err);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -125,6 +125,12 @@ typedef struct xattn_png_info {
 } xattn_png_info;
 xattn_status xattn_png_read_info(const char *path, xattn_png_info *out, xattn_error *err);
 void xattn_png_info_free(xattn_png_info *info);
+/* What `xattn info --json` prints for a PNG: {"kind": "png", "path", "width", "height",
+ * "text": {key: value, ...}}, as a cJSON tree (free with cJSON_Delete); print it with a printer
+ * that makes ill-formed UTF-8 valid, since a value may hold an iTXt chunk's bytes as they are.
+ * NULL if out of memory. */
+struct cJSON;
+struct cJSON *xattn_png_info_json(const xattn_png_info *info, const char *path);
 
 
 /* Reads any image stb_image reads (PNG, JPEG, BMP, ...) as 8-bit RGB; *rgb is malloc'd. */

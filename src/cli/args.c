@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* vasprintf, asprintf */
 #include "cli/args.h"
 
 #include <cjson/cJSON.h>
@@ -9,12 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/error.h"
+#include "util/utf8.h"
+
 void cli_error(const char *fmt, ...) {
     char line[2 * XATTN_ERROR_LEN];
+    char *full = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    if (vasprintf(&full, fmt, ap) < 0) full = NULL;
     va_end(ap);
+    if (full) { /* a long name is shortened in its middle; the line still ends with the reason */
+        xattn_message_fit(line, sizeof line, full);
+        free(full);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+    }
     for (char *c = line; *c; c++)
         if (*c == '\n' || *c == '\r') *c = ' ';
     fprintf(stderr, "xattn: %s\n", line);
@@ -27,9 +40,11 @@ void cli_lib_error(const xattn_error *err) {
 void cli_error_rename(xattn_error *err, const char *temp, const char *final) {
     char *at = strstr(err->msg, temp);
     if (!at) return;
-    char rest[XATTN_ERROR_LEN];
-    snprintf(rest, sizeof rest, "%s", at + strlen(temp));
-    snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "%s%s", final, rest);
+    char *full = NULL;
+    if (asprintf(&full, "%.*s%s%s", (int)(at - err->msg), err->msg, final, at + strlen(temp)) < 0)
+        return;
+    xattn_message_fit(err->msg, sizeof err->msg, full); /* still ends with the reason */
+    free(full);
 }
 
 void cli_args_init(cli_args *a, int argc, char **argv, const cli_option *opts, size_t n_opts) {
@@ -176,7 +191,7 @@ int cli_parse_float(const char *opt, const char *s, double lo, float *out) {
 }
 
 int cli_print_json(cJSON *j) {
-    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *text = j ? json_print_utf8(j, 0) : NULL; /* valid UTF-8 whatever the strings hold */
     cJSON_Delete(j);
     if (!text) return 0;
     fputs(text, stdout);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/output_path.h"
 #include "cli/commands.h"
 #include "cli/compare.h"
 #include "xattn_io.h"
@@ -116,8 +117,8 @@ static int parse_compare_args(int argc, char **argv, compare_request *req) {
                   req->path_a ? "B.png" : "A.png");
         return CLI_EXIT_USAGE;
     }
-    if (req->diff_path &&
-        (strcmp(req->diff_path, req->path_a) == 0 || strcmp(req->diff_path, req->path_b) == 0)) {
+    if (req->diff_path && (cli_same_file(req->diff_path, req->path_a) ||
+                           cli_same_file(req->diff_path, req->path_b))) { /* however spelled */
         cli_error("--diff: %s is an input image; refusing to overwrite it", req->diff_path);
         return CLI_EXIT_USAGE;
     }

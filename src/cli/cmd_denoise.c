@@ -242,6 +242,9 @@ int cmd_denoise(int argc, char **argv) {
     xattn_error err = {0};
     code = CLI_EXIT_INPUT;
     if (cli_check_output_path(d.output) != 0) goto done;
+    const char *out = d.output;
+    if ((code = heat_options_check_outputs(&d.heat, &out, 1)) >= 0) goto done;
+    code = CLI_EXIT_INPUT;
     if (access(d.input, R_OK) != 0) {
         cli_error("%s: cannot read: %s", d.input, strerror(errno));
         goto done;

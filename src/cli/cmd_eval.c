@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "util/manifest.h"
 #include "cli/commands.h"
 #include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
@@ -354,6 +355,8 @@ static int run_prompts(const adherence_args *g) {
     xattn_error err = {0};
     tally tl = {0};
     int code = CLI_EXIT_INPUT;
+    char **names = NULL;          /* --out: the image names, "0000-0.png", in writing order */
+    size_t n_names = 0, written = 0;
 
     if (eval_prompts_load(g->prompts, &set, &err) != XATTN_OK) goto library_error;
     if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) goto library_error;
@@ -382,6 +385,30 @@ static int run_prompts(const adherence_args *g) {
             goto done;
     }
     if (g->out && make_output_dir(g->out) != 0) goto done;
+    /* An image name that exists already is overwritten only when xattn wrote that file (the
+     * folder's manifest lists it, same size and hash): a user's 0000-0.png is left alone. */
+    if (g->out) {
+        names = calloc(set.n * (size_t)g->seeds, sizeof *names);
+        if (!names) {
+            cli_error("%s: out of memory", g->out);
+            goto done;
+        }
+        for (size_t i = 0; i < set.n; i++)
+            for (int seed = 0; seed < g->seeds; seed++) {
+                char name[48];
+                const char *why;
+                snprintf(name, sizeof name, "%04zu-%d.png", i, seed);
+                if (!(names[n_names++] = strdup(name))) {
+                    cli_error("%s: out of memory", g->out);
+                    goto done;
+                }
+                if (!manifest_owns(g->out, name, &why)) {
+                    cli_error("%s/%s: exists, and xattn did not write it (%s); choose an empty or "
+                              "new --out folder", g->out, name, why);
+                    goto done;
+                }
+            }
+    }
 
     size_t size = (size_t)info.sample_size;
     image = malloc(3 * size * size * sizeof *image);
@@ -391,6 +418,7 @@ static int run_prompts(const adherence_args *g) {
         goto done;
     }
     size_t total = set.n * (size_t)g->seeds, done_images = 0;
+    written = 0;
     int show = !g->s.quiet && isatty(STDERR_FILENO);
     double start = cli_now();
     show_progress(show, 0, total, start);
@@ -409,6 +437,7 @@ static int run_prompts(const adherence_args *g) {
             if (g->out) {
                 snprintf(path, sizeof path, "%s/%04zu-%d.png", g->out, i, seed);
                 if (save_image(g, path, p, seed, rgb, size) != 0) goto done;
+                written++;
             }
             if (!g->json) {
                 cJSON *j = cJSON_CreateObject();
@@ -454,6 +483,15 @@ static int run_prompts(const adherence_args *g) {
 library_error:
     cli_lib_error(&err);
 done:
+    /* the images written, also after a failure, go into the manifest, so a later run may
+     * overwrite them */
+    if (written > 0 && manifest_add(g->out, (const char *const *)names, written, &err) != XATTN_OK &&
+        code == CLI_EXIT_OK) { /* (after another error, that one's line is the one printed) */
+        cli_lib_error(&err);
+        code = CLI_EXIT_INPUT;
+    }
+    for (size_t k = 0; k < n_names; k++) free(names[k]);
+    free(names);
     if (emb)
         for (size_t i = 0; i < set.n; i++) xattn_prompt_free(emb[i]);
     free(emb);

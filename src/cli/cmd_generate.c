@@ -332,6 +332,17 @@ int cmd_generate(int argc, char **argv) {
     for (int k = 0; k < g.s.params.batch; k++)
         if (cli_check_output_path(names[k]) != 0) goto done;
     if (g.html && cli_check_output_path(g.html) != 0) goto done;
+    for (int k = 0; g.html && k < g.s.params.batch; k++) /* the page would replace the image */
+        if (cli_same_file(g.html, names[k])) {
+            cli_error("--html: %s is also the image output (-o %s); choose another name", g.html, names[k]);
+            code = CLI_EXIT_USAGE;
+            goto done;
+        }
+    for (int k = 0; k <= g.s.params.batch; k++) { /* the images and the page */
+        const char *out = k < g.s.params.batch ? names[k] : g.html;
+        if ((code = heat_options_check_outputs(&g.heat, &out, 1)) >= 0) goto done;
+    }
+    code = CLI_EXIT_INPUT;
 
     if (sampling_inputs_load(&g.s, &in) != 0) goto done;
     const xattn_model_info info = in.info;

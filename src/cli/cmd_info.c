@@ -125,15 +125,7 @@ static int info_png(const char *path, int json) {
     }
     int code = CLI_EXIT_OK;
     if (json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "kind", "png");
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddNumberToObject(o, "width", (double)pi.width);
-        cJSON_AddNumberToObject(o, "height", (double)pi.height);
-        cJSON *text = cJSON_AddObjectToObject(o, "text");
-        for (size_t i = 0; i < pi.n_text; i++)
-            cJSON_AddStringToObject(text, pi.keys[i], pi.values[i]);
-        code = print_json(o);
+        code = print_json(xattn_png_info_json(&pi, path));
     } else {
         print_pair("", "png", path);
         printf("size: %zux%zu\n", pi.width, pi.height);

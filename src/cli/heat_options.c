@@ -1,7 +1,8 @@
 /* heat_options.c — see heat_options.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* strndup, realpath */
 #include "cli/heat_options.h"
 
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "heat/heat.h"
 #include "xattn_io.h"
 #include "util/atomic_dir.h"
+#include "util/manifest.h"
 #include "util/error.h"
 
 void heat_options_init(heat_options *o) {
@@ -134,6 +136,42 @@ done:
     return code;
 }
 
+/* 1 when the folder holding path is dir_st's folder or lies below it. */
+static int inside_folder(const char *path, const struct stat *dir_st) {
+    const char *slash = strrchr(path, '/');
+    char *parent = slash == path ? strdup("/") : slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    char *real = parent ? realpath(parent, NULL) : NULL; /* resolves "..", "." and links */
+    free(parent);
+    if (!real) return 0; /* a missing folder: cli_check_output_path reports it */
+    int inside = 0;
+    for (;;) {
+        struct stat st;
+        if (stat(real, &st) == 0 && st.st_dev == dir_st->st_dev && st.st_ino == dir_st->st_ino) {
+            inside = 1;
+            break;
+        }
+        char *up = strrchr(real, '/');
+        if (!up || (up == real && real[1] == '\0')) break; /* "/" itself was checked */
+        if (up == real) up[1] = '\0'; /* "/x" -> "/" */
+        else *up = '\0';
+    }
+    free(real);
+    return inside;
+}
+
+int heat_options_check_outputs(const heat_options *o, const char *const *paths, size_t n) {
+    struct stat dir_st;
+    if (!o->dir || stat(o->dir, &dir_st) != 0 || !S_ISDIR(dir_st.st_mode)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (paths[i] && inside_folder(paths[i], &dir_st)) {
+            cli_error("%s: lies inside %s, which --heatmaps replaces as a whole (the file would be "
+                      "deleted with the old folder); write it elsewhere", paths[i], o->dir);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 int heat_options_params(const heat_options *o, const xattn_model *m, int steps_run,
                         xattn_heatmap_params *hp) {
     xattn_heatmap_params_init(hp);
@@ -213,7 +251,10 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
         if (xattn_heatmaps_write_as(o->heatmaps, k, rgb, dir, &o->image, &err) != XATTN_OK)
             code = CLI_EXIT_INPUT;
     }
+    /* the manifest last: it lists every file, so that a later run may replace the folder */
+    if (code < 0 && manifest_write(out.temp_path, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     if (code >= 0) cli_error_rename(&err, out.temp_path, o->dir);
+    out.check_old = heat_dir_check_old; /* the old folder is deleted only if it is still ours */
     if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     atomic_dir_abort(&out);
     if (code >= 0) cli_lib_error(&err);

@@ -43,6 +43,12 @@ int heat_option(heat_options *o, const char *name, const char *value);
 /* After parsing: options that need --heatmaps without it. Exit code, or -1 to go on. */
 int heat_options_check(const heat_options *o);
 
+/* An output file (-o, --html) that lies inside the --heatmaps folder would be swapped out and
+ * deleted with the old folder: prints "xattn: <path>: lies inside <dir>, ..." and returns
+ * CLI_EXIT_USAGE for the first such path (compared by device and inode, whatever the spelling:
+ * "./hm/../hm/x.png", a link to the folder), or -1 when none does (or without --heatmaps). */
+int heat_options_check_outputs(const heat_options *o, const char *const *paths, size_t n);
+
 /* Resolves --heat-layers, --heat-heads and --heat-steps against the model for a run of
  * steps_run sampling steps (int(N x strength) when denoising) into *hp (initialised here).
  * Exit code (2: a spec does not fit), or -1. */

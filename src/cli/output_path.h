@@ -8,4 +8,8 @@
  * -1; 0 when fine. */
 int cli_check_output_path(const char *path);
 
+/* 1 when the paths a and b name the same file, however spelled ("./x.png", "d/../x.png", a
+ * link): the same device and inode when both exist, else the same resolved folder and name. */
+int cli_same_file(const char *a, const char *b);
+
 #endif

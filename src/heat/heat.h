@@ -76,4 +76,8 @@ void attention_capture_end(attention_capture *c);             /* finishes; unins
 void bilinear_resize_add(float *out, size_t oh, size_t ow, const float *in, size_t ih, size_t iw,
                          float scale);
 
+/* xattn_heatmaps_dir_replaceable's check on the old folder, moved to old_dir just before it is
+ * deleted (an atomic_dir check_old hook); errors name final_dir. */
+xattn_status heat_dir_check_old(const char *old_dir, const char *final_dir, xattn_error *err);
+
 #endif

@@ -19,10 +19,19 @@
 #include "util/atomic_file.h"
 #include "util/base64.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
-/* Text with the five HTML specials escaped (safe in elements and quoted attributes). */
-static void put_escaped(FILE *fp, const char *s) {
-    for (; s && *s; s++) {
+/* Text with the five HTML specials escaped (safe in elements and quoted attributes), as valid
+ * UTF-8 (util/utf8.h: ill-formed sequences as U+FFFD) and without control characters other than
+ * tab and newline, which HTML does not allow (each as U+FFFD). */
+static void put_escaped(FILE *fp, const char *raw) {
+    char *valid = raw ? utf8_valid_dup(raw) : NULL;
+    for (const char *s = valid; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) {
+            fputs("\xef\xbf\xbd", fp);
+            continue;
+        }
         switch (*s) {
         case '&': fputs("&amp;", fp); break;
         case '<': fputs("&lt;", fp); break;
@@ -32,6 +41,7 @@ static void put_escaped(FILE *fp, const char *s) {
         default: fputc(*s, fp);
         }
     }
+    free(valid);
 }
 
 /* "data:image/png;base64,..." of pixels [height, width, channels]. */

@@ -3,9 +3,9 @@
  *   DIR/<i>-<word>.png        word i's overlay (word letters other than [A-Za-z0-9_-] as '_')
  *   DIR/grid.png              the image and every overlay, each labelled with its word
  *   DIR/heatmaps.safetensors  maps [words, H, W] F32 (+ step_maps [steps, words, H, W] when kept)
- * Each file is written under a temporary name and renamed into place. xattn_heatmaps_write_as writes
- * the overlays and the grid as .jpg, .bmp or .tga instead (io/image_write.h), each with its
- * text in a sidecar (DIR/grid.jpg.json, ...). */
+ * Each file is written under a temporary name and renamed into place. xattn_heatmaps_write_as
+ * writes the overlays and the grid as .jpg, .bmp or .tga instead (xattn_image_write), each with
+ * its text in a sidecar (DIR/grid.jpg.json, ...). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -19,6 +19,8 @@
 #include "heat/heat_image.h"
 #include "xattn_io.h"
 #include "util/error.h"
+#include "util/manifest.h"
+#include "util/utf8.h"
 
 #define GRID_COLUMNS 6
 #define MAX_NAME 48
@@ -54,7 +56,7 @@ static char *json_words(const xattn_word *w, size_t n, int tokens) {
             return NULL;
         }
     }
-    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+    char *s = a ? json_print_utf8(a, 0) : NULL;
     cJSON_Delete(a);
     return s;
 }
@@ -69,7 +71,7 @@ static char *json_strings(const char *const *v, size_t n) {
             return NULL;
         }
     }
-    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+    char *s = a ? json_print_utf8(a, 0) : NULL;
     cJSON_Delete(a);
     return s;
 }
@@ -213,68 +215,38 @@ done:
     return st;
 }
 
-/* 1 when name is one of the files xattn_heatmaps_write_as writes: heatmaps.safetensors, grid.EXT or
- * "<digits>-<word>.EXT" with EXT png, jpg, bmp or tga, or the sidecar "<one of those>.json" of
- * a jpg, bmp or tga. */
-static int is_heatmap_file(const char *name) {
-    if (strcmp(name, "heatmaps.safetensors") == 0) return 1;
-    size_t n = strlen(name), digits = strspn(name, "0123456789");
-    if (n > 9 && strcmp(name + n - 9, ".png.json") != 0 && strcmp(name + n - 5, ".json") == 0)
-        n -= 5; /* a sidecar: judged by its image's name */
-    if (n < 4 || name[n - 4] != '.') return 0;
-    static const char *const exts[] = {"png", "jpg", "bmp", "tga"};
-    int known = 0;
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        known |= strncmp(name + n - 3, exts[i], 3) == 0;
-    if (!known) return 0;
-    if (n == 8 && strncmp(name, "grid", 4) == 0) return 1;
-    return digits > 0 && name[digits] == '-' && n > digits + 5;
-}
-
-/* The first entry of dir that xattn did not write into "name" (cap bytes); depth 0 allows
- * numbered image folders ("0", "1", ... from --batch) holding heatmap files. 0 when none,
- * 1 when one was found, -1 when dir cannot be read (errno set). */
-static int foreign_entry(const char *dir, int depth, char *name, size_t cap) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char path[4096];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) != 0) {
-            found = 1;
-        } else if (S_ISREG(st.st_mode)) {
-            found = !is_heatmap_file(e->d_name);
-        } else if (S_ISDIR(st.st_mode) && depth == 0 &&
-                   strspn(e->d_name, "0123456789") == strlen(e->d_name)) {
-            found = foreign_entry(path, 1, name, cap) != 0;
-            if (found) continue; /* name holds the entry inside */
-        } else {
-            found = 1;
-        }
-        if (found) snprintf(name, cap, "%s", path);
-    }
-    closedir(d);
-    return found;
-}
-
 xattn_status xattn_heatmaps_dir_replaceable(const char *dir, xattn_error *err) {
     struct stat st;
-    if (stat(dir, &st) != 0) {
+    if (lstat(dir, &st) != 0) {
         if (errno == ENOENT) return XATTN_OK;
         return xattn_fail(err, XATTN_ERR_IO, "%s: %s", dir, strerror(errno));
     }
+    if (S_ISLNK(st.st_mode)) /* the commit would refuse it after the whole run */
+        return xattn_fail(err, XATTN_ERR_IO, "%s: is a symbolic link; the folder is replaced as a "
+                          "whole, so name the folder itself", dir);
     if (!S_ISDIR(st.st_mode)) return xattn_fail(err, XATTN_ERR_IO, "%s: exists and is not a folder", dir);
     char name[4096];
-    int found = foreign_entry(dir, 0, name, sizeof name);
-    if (found < 0) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
+    const char *why = "";
+    int found = manifest_first_foreign(dir, name, sizeof name, &why);
+    if (found < 0)
+        return xattn_fail(err, XATTN_ERR_IO, "%s: cannot read the folder %s: %s", dir, name, strerror(errno));
     if (found)
         return xattn_fail(err, XATTN_ERR_IO,
-                          "%s: holds %s, which is not a heatmap file; the folder is replaced as a "
-                          "whole, so choose an empty or new folder",
-                          dir, name);
+                          "%s: holds %s, which xattn did not write (%s); the folder is replaced as "
+                          "a whole, so choose an empty or new folder",
+                          dir, name, why);
     return XATTN_OK;
+}
+
+xattn_status heat_dir_check_old(const char *old_dir, const char *final_dir, xattn_error *err) {
+    char name[4096];
+    const char *why = "";
+    int found = manifest_first_foreign(old_dir, name, sizeof name, &why);
+    if (found == 0) return XATTN_OK;
+    size_t n = strlen(old_dir); /* name the entry under the folder's own name, not the temporary */
+    return xattn_fail(err, XATTN_ERR_IO,
+                      "%s: holds %s%s, which xattn did not write (%s); the folder was left as it "
+                      "was, and the new heatmaps were not written",
+                      final_dir, final_dir, strncmp(name, old_dir, n) == 0 ? name + n : "",
+                      found < 0 ? "it cannot be read" : why);
 }

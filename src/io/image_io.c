@@ -1,5 +1,5 @@
 /* image_io.c — PNG writing (RGB or gray) with text chunks and PNG text reading (libpng), image
- * input (stb_image), and [3, H, W] float -> RGB8 conversion.
+ * input (PNG through libpng, other formats through stb_image), and [3, H, W] float -> RGB8 conversion.
  *
  * libpng reports errors by longjmp: every libpng call runs inside a small helper that owns the
  * setjmp, and everything that must survive a longjmp lives behind a pointer the caller owns. */
@@ -18,6 +18,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 #define PNG_MAX_SIDE 1000000u /* libpng's default user limit on width and height */
 /* One libpng allocation while reading: rows of the widest PNG libpng accepts (1e6 px x 8 bytes)
@@ -148,14 +149,22 @@ xattn_status xattn_png_write(const char *path, const uint8_t *pixels, size_t wid
     png_text *texts = NULL; /* [n_text] */
     if (n_text > 0 && !(texts = calloc(n_text, sizeof *texts)))
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
-    for (size_t i = 0; i < n_text; i++) {
-        texts[i].compression = PNG_ITXT_COMPRESSION_NONE; /* iTXt: UTF-8, uncompressed */
+    /* iTXt: UTF-8, uncompressed; a value holding ill-formed UTF-8 (a prompt's text from a file)
+     * is written with U+FFFD for it, as every text writer does (util/utf8.h) */
+    char **values = n_text > 0 ? calloc(n_text, sizeof *values) : NULL; /* [n_text] */
+    int nomem = n_text > 0 && !values;
+    for (size_t i = 0; !nomem && i < n_text; i++) {
+        texts[i].compression = PNG_ITXT_COMPRESSION_NONE;
         texts[i].key = (png_charp)text[i].key;
-        texts[i].text = (png_charp)text[i].value;
+        texts[i].text = values[i] = utf8_valid_dup(text[i].value);
+        nomem = !values[i];
     }
     atomic_file af;
-    xattn_status s = atomic_file_open(&af, path, err);
+    xattn_status s = nomem ? xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path)
+                           : atomic_file_open(&af, path, err);
     if (s != XATTN_OK) {
+        for (size_t i = 0; values && i < n_text; i++) free(values[i]);
+        free(values);
         free(texts);
         return s;
     }
@@ -164,6 +173,8 @@ xattn_status xattn_png_write(const char *path, const uint8_t *pixels, size_t wid
     errno = 0;
     int ok = write_png_stream(af.fp, NULL, pixels, width, height, channels, texts, (int)n_text, opt->fast,
                               &ctx);
+    for (size_t i = 0; values && i < n_text; i++) free(values[i]);
+    free(values);
     free(texts);
     if (!ok) {
         atomic_file_abort(&af);
@@ -212,6 +223,13 @@ static void on_png_read_free(png_structp png, png_voidp p) {
     free(p);
 }
 
+/* libpng's read callback: as png_init_io's, but a short file says so ("Read Error" did not). */
+static void on_png_read(png_structp png, png_bytep data, png_size_t n) {
+    FILE *fp = png_get_io_ptr(png);
+    if (fread(data, 1, n, fp) != n)
+        png_error(png, feof(fp) ? "the file ends early (truncated)" : "read error");
+}
+
 /* Latin-1 bytes -> a malloc'd UTF-8 string. */
 static char *latin1_to_utf8(const char *s) {
     size_t n = 0;
@@ -245,7 +263,7 @@ static int read_png_stream(FILE *fp, xattn_png_info *out, png_ctx *ctx) {
         png_destroy_read_struct(&png, &info, NULL);
         return 0;
     }
-    png_init_io(png, fp);
+    png_set_read_fn(png, fp, on_png_read);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
     out->width = png_get_image_width(png, info);
@@ -303,6 +321,22 @@ xattn_status xattn_png_read_info(const char *path, xattn_png_info *out, xattn_er
     return xattn_fail(err, XATTN_ERR_FORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
 }
 
+cJSON *xattn_png_info_json(const xattn_png_info *info, const char *path) {
+    cJSON *o = cJSON_CreateObject(), *text = NULL;
+    int ok = o && cJSON_AddStringToObject(o, "kind", "png") &&
+             cJSON_AddStringToObject(o, "path", path) &&
+             cJSON_AddNumberToObject(o, "width", (double)info->width) &&
+             cJSON_AddNumberToObject(o, "height", (double)info->height) &&
+             (text = cJSON_AddObjectToObject(o, "text")) != NULL;
+    for (size_t i = 0; ok && i < info->n_text; i++)
+        ok = cJSON_AddStringToObject(text, info->keys[i], info->values[i]) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 void xattn_png_info_free(xattn_png_info *info) {
     if (!info) return;
     for (size_t i = 0; i < info->n_text; i++) {
@@ -317,12 +351,88 @@ void xattn_png_info_free(xattn_png_info *info) {
 /* ------------------------------------------------------------------------------------------ */
 /* input images and float conversion                                                           */
 
+/* A PNG as 8-bit RGB through libpng, whose allocations are capped (on_png_read_malloc): libpng
+ * inflates row by row, so a PNG asks for its rows and little more. stb_image's inflate grows its
+ * buffer by doubling, up to 2 GB for a 344-byte 16x16 PNG whose zlib stream claims more data
+ * (tests/fuzz/crashes/image/). As stb: 16-bit samples keep their high byte, alpha is dropped,
+ * palette and gray are expanded, no gamma is applied. Returns 1, 0 with ctx->msg set on a
+ * libpng error, -1 if out of memory, -2 when the size is outside 1..IMAGE_MAX_SIDE
+ * (*width, *height set). */
+static int read_png_rgb(FILE *fp, uint8_t **rgb, size_t *width, size_t *height, png_ctx *ctx) {
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning,
+                                               NULL, on_png_read_malloc, on_png_read_free);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return -1;
+    }
+    /* rgb and rows live in ctx-owned storage across the longjmp: *rgb is the caller's */
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rows);
+        free(*rgb);
+        *rgb = NULL;
+        return 0;
+    }
+    png_set_read_fn(png, fp, on_png_read);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    *width = w, *height = h;
+    if (w < 1 || h < 1 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -2;
+    }
+    png_set_expand(png);     /* palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha */
+    png_set_strip_16(png);   /* the high byte, as stb */
+    png_set_strip_alpha(png);
+    png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != w * 3 || png_get_channels(png, info) != 3)
+        png_error(png, "unexpected row layout");
+    *rgb = malloc(w * h * 3); /* [h, w, 3] */
+    rows = malloc(h * sizeof *rows);
+    if (!*rgb || !rows) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rows);
+        free(*rgb);
+        *rgb = NULL;
+        return -1;
+    }
+    for (size_t y = 0; y < h; y++) rows[y] = *rgb + y * w * 3;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    return 1;
+}
+
 xattn_status xattn_image_read_rgb(const char *path, uint8_t **rgb, size_t *width, size_t *height,
                             xattn_error *err) {
     *rgb = NULL;
     *width = *height = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) return xattn_fail(err, XATTN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t sig[8];
+    if (fread(sig, 1, 8, fp) == 8 && png_sig_cmp(sig, 0, 8) == 0) { /* PNG: libpng */
+        png_ctx ctx = {0};
+        size_t w = 0, h = 0;
+        uint8_t *pixels = NULL;
+        int r = read_png_rgb(fp, &pixels, &w, &h, &ctx);
+        fclose(fp);
+        if (r == -2)
+            return xattn_fail(err, XATTN_ERR_VALUE, "%s: image size %zux%zu is outside 1..%d", path,
+                              w, h, IMAGE_MAX_SIDE);
+        if (r < 0) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
+        if (r == 0) return xattn_fail(err, XATTN_ERR_FORMAT, "%s: cannot read image: corrupt PNG: %s", path, ctx.msg);
+        *rgb = pixels;
+        *width = w;
+        *height = h;
+        return XATTN_OK;
+    }
+    rewind(fp); /* anything else: stb_image */
     int w, h, n;
     char why[96];
     if (!stbi_info_from_file(fp, &w, &h, &n)) {

@@ -21,6 +21,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 #define ST_MAX_HEADER ((uint64_t)100 << 20) /* the reference implementation's limit: 100 MB */
 #define ST_MAX_INT 9007199254740992.0        /* 2^53: larger JSON numbers are not exact */
@@ -521,9 +522,16 @@ static void sb_put(strbuf *b, const char *s, size_t n) {
 static void sb_str(strbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
 /* A JSON string literal: '"' and '\' escaped, control bytes as \u00XX, UTF-8 passed through. */
-static void sb_json_string(strbuf *b, const char *s) {
+/* s as a JSON string; ill-formed UTF-8 as U+FFFD (util/utf8.h), so the header stays valid
+ * JSON whatever bytes a prompt's text holds. */
+static void sb_json_string(strbuf *b, const char *raw) {
+    char *valid = utf8_valid_dup(raw);
+    if (!valid) {
+        b->failed = 1;
+        return;
+    }
     sb_put(b, "\"", 1);
-    for (; *s; s++) {
+    for (const char *s = valid; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
         if (c == '"' || c == '\\') {
@@ -538,6 +546,7 @@ static void sb_json_string(strbuf *b, const char *s) {
         }
     }
     sb_put(b, "\"", 1);
+    free(valid);
 }
 
 static void sb_size(strbuf *b, size_t v) {

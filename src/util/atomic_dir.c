@@ -71,7 +71,14 @@ xattn_status atomic_dir_commit(atomic_dir *d, xattn_error *err) {
     int e = 0;
     if (!exists) {
         if (rename(d->temp_path, d->final_path) != 0) e = errno;
-    } else if (renameat2(AT_FDCWD, d->temp_path, AT_FDCWD, d->final_path, RENAME_EXCHANGE) != 0) {
+    } else if (renameat2(AT_FDCWD, d->temp_path, AT_FDCWD, d->final_path, RENAME_EXCHANGE) == 0) {
+        /* temp_path now holds the old folder */
+        if (d->check_old && d->check_old(d->temp_path, d->final_path, err) != XATTN_OK) {
+            renameat2(AT_FDCWD, d->temp_path, AT_FDCWD, d->final_path, RENAME_EXCHANGE); /* back */
+            atomic_dir_abort(d);
+            return XATTN_ERR_IO;
+        }
+    } else {
         e = errno;
         /* No exchange on this file system: move the old folder aside, then the new one in. */
         if (e == EINVAL || e == ENOSYS) {
@@ -80,6 +87,12 @@ xattn_status atomic_dir_commit(atomic_dir *d, xattn_error *err) {
             if (aside) {
                 sprintf(aside, "%s.old", d->temp_path);
                 e = rename(d->final_path, aside) != 0 ? errno : 0;
+                if (!e && d->check_old && d->check_old(aside, d->final_path, err) != XATTN_OK) {
+                    rename(aside, d->final_path); /* not ours to delete: back in place */
+                    free(aside);
+                    atomic_dir_abort(d);
+                    return XATTN_ERR_IO;
+                }
                 if (!e && rename(d->temp_path, d->final_path) != 0) {
                     e = errno;
                     rename(aside, d->final_path); /* put the old one back */

@@ -14,12 +14,16 @@
 typedef struct atomic_dir {
     char *final_path;  /* without trailing slashes */
     char *temp_path;   /* where the caller writes */
+    /* Optional (NULL after open): run on the old folder once it is out of the final path's way
+     * (old_dir is its temporary name), just before it is deleted. An error puts the old folder
+     * back, removes the new one and fails the commit: nothing is deleted that the hook refuses. */
+    xattn_status (*check_old)(const char *old_dir, const char *final_dir, xattn_error *err);
 } atomic_dir;
 
 /* Creates the final folder's missing parents and the empty temporary folder. */
 xattn_status atomic_dir_open(atomic_dir *d, const char *path, xattn_error *err);
-/* Puts the temporary folder in the final one's place and removes the old one; on failure
- * removes the temporary folder and leaves the old one as it was. */
+/* Puts the temporary folder in the final one's place and removes the old one (after check_old
+ * accepts it); on failure removes the temporary folder and leaves the old one as it was. */
 xattn_status atomic_dir_commit(atomic_dir *d, xattn_error *err);
 /* Removes the temporary folder and everything in it; safe after a commit or a failed open. */
 void atomic_dir_abort(atomic_dir *d);

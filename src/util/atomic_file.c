@@ -21,11 +21,18 @@ xattn_status atomic_file_open(atomic_file *f, const char *path, xattn_error *err
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     }
     f->durable = 1;
-    snprintf(f->temp_path, n, "%.*s.%s.tmp-%ld-%u", (int)dir_len, path, path + dir_len,
-             (long)getpid(), counter++);
-    f->fp = fopen(f->temp_path, "wb");
+    /* "x" (O_EXCL): never truncate a file that is there already (a leftover of a killed run
+     * with the same pid, or anything else), take the next name instead */
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(f->temp_path, n, "%.*s.%s.tmp-%ld-%u", (int)dir_len, path, path + dir_len,
+                 (long)getpid(), counter++);
+        f->fp = fopen(f->temp_path, "wbx");
+        if (f->fp || errno != EEXIST) break;
+    }
     if (!f->fp) {
         int e = errno;
+        free(f->temp_path);
+        f->temp_path = NULL; /* not ours: whatever is under that name stays */
         atomic_file_abort(f);
         return xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     }

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE /* syncfs */
 #include "world/world_dataset.h"
 
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "xattn_io.h"
 #include "util/atomic_file.h"
+#include "util/utf8.h"
 #include "util/error.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -177,7 +180,7 @@ cJSON *world_vocabulary_json(uint64_t seed, world_split split, size_t count) {
 
 
 static xattn_status write_json_file(const char *path, cJSON *j, xattn_error *err) {
-    char *text = j ? cJSON_Print(j) : NULL;
+    char *text = j ? json_print_utf8(j, 1) : NULL;
     if (!text)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     atomic_file af;
@@ -249,7 +252,7 @@ static xattn_status write_scene(const char *dir, const world_scene *scene, size_
     if (st != XATTN_OK)
         return st;
     cJSON *j = world_scene_json(scene, i, split, image, mask);
-    char *line = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *line = j ? json_print_utf8(j, 0) : NULL;
     cJSON_Delete(j);
     if (!line)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s/truth.jsonl: out of memory", dir);
@@ -258,6 +261,62 @@ static xattn_status write_scene(const char *dir, const world_scene *scene, size_
     cJSON_free(line);
     if (ferror(f->truth.fp))
         return xattn_fail(err, XATTN_ERR_IO, "%s/truth.jsonl: cannot write", dir);
+    return XATTN_OK;
+}
+
+/* 1 when dir/world.json is one that xattn wrote ("version": "shapes-world ..."). */
+static int xattn_dataset(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/world.json", dir);
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) return 0;
+    FILE *fp = fopen(path, "rb");
+    char *text = fp ? calloc(1, (size_t)st.st_size + 1) : NULL;
+    if (text && fread(text, 1, (size_t)st.st_size, fp) != (size_t)st.st_size) text[0] = '\0';
+    if (fp) fclose(fp);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
+    int ours = cJSON_IsString(v) && strncmp(v->valuestring, "shapes-world ", 13) == 0;
+    cJSON_Delete(j);
+    return ours;
+}
+
+/* A dataset replaces files by name (truth.jsonl, world.json, images.npy, masks.npy, or
+ * images/NNNNNN.png and masks/NNNNNN.png): into a folder that is not a dataset xattn wrote, it
+ * goes only when none of those names exists (for images/ and masks/: they are empty), so that a
+ * user's file is never overwritten. */
+static xattn_status dataset_dir_check(const char *dir, world_format format, xattn_error *err) {
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || xattn_dataset(dir)) return XATTN_OK;
+    const char *png_names[] = {"truth.jsonl", "world.json", "images", "masks"};
+    const char *npy_names[] = {"truth.jsonl", "world.json", "images.npy", "masks.npy"};
+    const char **names = format == WORLD_FORMAT_PNG ? png_names : npy_names;
+    for (int i = 0; i < 4; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (lstat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode) && format == WORLD_FORMAT_PNG) {
+            DIR *d = opendir(path);
+            struct dirent *e;
+            const char *inside = NULL;
+            while (d && (e = readdir(d)) != NULL)
+                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                    inside = e->d_name;
+                    break;
+                }
+            xattn_status r = XATTN_OK;
+            if (inside)
+                r = xattn_fail(err, XATTN_ERR_IO, "%s: holds %s/%s, and is not a dataset xattn wrote "
+                               "(no shapes-world world.json); choose an empty or new folder",
+                               dir, path, inside);
+            if (d) closedir(d);
+            if (r != XATTN_OK) return r;
+            continue;
+        }
+        return xattn_fail(err, XATTN_ERR_IO, "%s: holds %s, and is not a dataset xattn wrote (no "
+                          "shapes-world world.json); choose an empty or new folder", dir, path);
+    }
     return XATTN_OK;
 }
 
@@ -277,6 +336,8 @@ xattn_status world_write_dataset(const char *dir, uint64_t seed, world_split spl
 
     char path[4096];
     xattn_status st;
+    if ((st = dataset_dir_check(dir, format, err)) != XATTN_OK)
+        return st;
     if ((st = xattn_make_dirs(dir, err)) != XATTN_OK)
         return st;
     if (format == WORLD_FORMAT_PNG) {

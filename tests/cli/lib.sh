@@ -43,6 +43,26 @@ write_safetensors() {
     { write_u64 "${#header}"; printf '%s' "$header"; head -c "$nbytes" /dev/zero; } >"$file"
 }
 
+# png_with_chunk IN OUT TYPE DATA_FILE: copies the PNG IN to OUT with one more chunk (TYPE, the
+# bytes of DATA_FILE) right after IHDR. The CRC-32 comes from gzip's trailer (the same CRC).
+png_with_chunk() {
+    local in=$1 out=$2 type=$3 data=$4 len crc
+    len=$(wc -c <"$data")
+    crc=$({ printf '%s' "$type"; cat "$data"; } | gzip -c | tail -c 8 | od -An -tx4 -N4 | tr -d ' ')
+    {
+        head -c 33 "$in"
+        printf "\\x$(printf %02x $(( (len >> 24) & 255 )))\\x$(printf %02x $(( (len >> 16) & 255 )))"
+        printf "\\x$(printf %02x $(( (len >> 8) & 255 )))\\x$(printf %02x $(( len & 255 )))"
+        printf '%s' "$type"
+        cat "$data"
+        printf "\\x${crc:0:2}\\x${crc:2:2}\\x${crc:4:2}\\x${crc:6:2}"
+        tail -c +34 "$in"
+    } >"$out"
+}
+
+# valid_utf8 FILE: 0 when FILE is valid UTF-8 (iconv refuses ill-formed input).
+valid_utf8() { iconv -f UTF-8 -t UTF-8 "$1" >/dev/null 2>&1; }
+
 # run NAME WANT [--] ARGS...: runs xattn ARGS; 0 when the exit status is WANT, else a FAIL.
 run() {
     local name=$1 want=$2

@@ -80,6 +80,11 @@ expect 2 "xattn: " min_psnr_negative -- compare "$T/a.ppm" "$T/b.ppm" --min-psnr
 expect 2 "xattn: " diff_missing_value -- compare "$T/a.ppm" "$T/b.ppm" --diff
 expect 2 "xattn: " diff_empty -- compare "$T/a.ppm" "$T/b.ppm" --diff=
 expect 2 "xattn: " diff_is_input -- compare "$T/a.ppm" "$T/b.ppm" --diff "$T/b.ppm"
+# the same input, spelled otherwise: it was overwritten with the difference image
+cp "$T/b.ppm" "$T/b-copy.ppm" && ln -sf "$T/b-copy.ppm" "$T/b-link.ppm"
+expect 2 "xattn: --diff: " diff_is_input_spelled -- compare "$T/a.ppm" "$T/b-copy.ppm" --diff "$T/../$(basename "$T")/./b-copy.ppm"
+expect 2 "xattn: --diff: " diff_is_input_link -- compare "$T/b-link.ppm" "$T/a.ppm" --diff "$T/b-copy.ppm"
+cmp -s "$T/b.ppm" "$T/b-copy.ppm" && ok diff_input_untouched || fail "diff_input_untouched: b-copy.ppm was overwritten"
 expect 2 "xattn: " unknown_option -- compare "$T/a.ppm" "$T/b.ppm" --bogus
 expect 2 "xattn: " json_with_value -- compare "$T/a.ppm" "$T/b.ppm" --json=1
 expect 0 "xattn: " help -- compare --help && has help "$T/stdout" "usage: xattn compare" "--tolerance" "--min-psnr"

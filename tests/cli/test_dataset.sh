@@ -111,4 +111,20 @@ else
     fail "unwritable folder: exit $got, stderr '$(head -c 200 "$T/stderr")'"
 fi
 
+# A folder that is not a dataset xattn wrote: a name the dataset writes that exists there is a
+# user's file, never overwritten (it was replaced before); other files do not matter.
+mkdir -p "$T/photos/images" && printf 'my photo' >"$T/photos/images/000001.png"
+expect_error "user's images/000001.png" 1 "$T/photos: holds $T/photos/images/000001.png, and is not a dataset xattn wrote" \
+    dataset -o "$T/photos" --count 3 -q
+[ "$(cat "$T/photos/images/000001.png")" = "my photo" ] && [ ! -e "$T/photos/truth.jsonl" ] &&
+    ok "user's images untouched" || fail "user's images: $(ls -R "$T/photos")"
+mkdir -p "$T/notes" && printf 'my notes' >"$T/notes/truth.jsonl"
+expect_error "user's truth.jsonl" 1 "$T/notes: holds $T/notes/truth.jsonl, and is not a dataset xattn wrote" \
+    dataset -o "$T/notes" --count 3 --format npy -q
+[ "$(cat "$T/notes/truth.jsonl")" = "my notes" ] && ok "user's truth.jsonl untouched" || fail "user's truth.jsonl replaced"
+mkdir -p "$T/other" && printf 'x' >"$T/other/readme.txt"
+"$XATTN" dataset -o "$T/other" --count 3 -q 2>"$T/stderr" && [ -s "$T/other/truth.jsonl" ] && [ -s "$T/other/readme.txt" ] &&
+    ok "dataset beside other files" || fail "dataset beside other files: $(head -c 200 "$T/stderr")"
+"$XATTN" dataset -o "$T/other" --count 4 -q 2>"$T/stderr" && ok "dataset over its own set" || fail "dataset over its own set: $(head -c 200 "$T/stderr")"
+
 finish "all passed"

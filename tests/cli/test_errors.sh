@@ -59,6 +59,16 @@ mkdir -p "$T/b-1.png"
 expect_fail batch_output_is_a_folder -- generate -m "$T/no-such-model" -p "$GOOD" --batch 2 -o "$T/b.png"
 [ -e "$T/b-0.png" ] && fail "batch_output_is_a_folder: $T/b-0.png was written"
 
+# A 2,000-character output path: the line is shortened in the middle of the path ("…") and
+# still ends with the reason (it was cut inside the path before).
+LONG_DIR="/nonexistent-dir$(printf '/abcdefghi%.0s' $(seq 200))"
+expect_fail output_path_2000_chars -- generate -m "$T/no-such-model" -p "$GOOD" -o "$LONG_DIR/x.png"
+if ! grep -q 'No such file or directory$' "$T/stderr" || ! grep -q $'\xe2\x80\xa6' "$T/stderr"; then
+    fail "output_path_2000_chars: the line does not end with the reason: $(tail -c 200 "$T/stderr")"
+fi
+case "$(cat "$T/stderr")" in "xattn: /nonexistent-dir/abc"*"ghi/x.png: cannot write: folder /nonexistent-dir/abc"*"ghi: No such file or directory") ;;
+    *) fail "output_path_2000_chars: not both names kept head and tail: $(cat "$T/stderr")" ;; esac
+
 expect_fail info_missing_file -- info "$T/no-such-file.safetensors"
 expect_fail info_truncated -- info "$TRUNCATED"
 expect_fail info_header_past_end -- info "$PAST_END"
@@ -67,6 +77,9 @@ printf 'hello, world\n' >"$T/text.txt"
 expect_fail info_text_file -- info "$T/text.txt"
 { printf '\x89PNG\r\n\x1a\n'; printf 'garbage'; } >"$T/broken.png"
 expect_fail info_broken_png -- info "$T/broken.png"
+head -c 60 "$XATTN_SOURCE_DIR/tests/fuzz/corpus/png_info/rgb_text.png" >"$T/short.png"
+expect_fail info_truncated_png -- info "$T/short.png"
+grep -q ': corrupt PNG: the file ends early (truncated)$' "$T/stderr" || fail "info_truncated_png: $(cat "$T/stderr")"
 expect_fail info_folder_not_a_model -- info "$T/model-without-config"
 expect_fail info_json_missing_file -- info --json "$T/no-such-file"
 

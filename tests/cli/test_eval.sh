@@ -69,6 +69,25 @@ else
         [ "$(idat "$T/out/0000-0.png")" != "$(idat "$T/out/0000-1.png")" ] && ok "seeds differ" || fail "seeds 0 and 1 gave one image"
     fi
 
+    # --- --out: an image name that exists is overwritten only when xattn wrote that file -------
+    [ -s "$T/out/xattn-manifest.json" ] && ok "--out: manifest written" || fail "--out: no manifest in $T/out"
+    if run "out again" 0 eval adherence -m "$TINY" --prompts "$P" --seeds 2 --steps 2 --out "$T/out" -q; then
+        ok "--out: the same folder again"
+    fi
+    mkdir -p "$T/mine" && printf 'my own picture' >"$T/mine/0000-0.png" && printf 'notes' >"$T/mine/notes.txt"
+    expect_error "--out holds a user's 0000-0.png" 1 "$T/mine/0000-0.png: exists, and xattn did not write it" \
+        eval adherence -m "$TINY" --prompts "$P" --seeds 1 --steps 1 --out "$T/mine"
+    [ "$(cat "$T/mine/0000-0.png")" = "my own picture" ] && [ "$(ls "$T/mine" | wc -l)" -eq 2 ] &&
+        ok "--out: the user's files untouched" || fail "--out: $T/mine changed: $(ls "$T/mine")"
+    printf 'x' >>"$T/out/0001-1.png"
+    expect_error "--out image changed since" 1 "$T/out/0001-1.png: exists, and xattn did not write it (changed since xattn wrote it)" \
+        eval adherence -m "$TINY" --prompts "$P" --seeds 2 --steps 1 --out "$T/out"
+    rm -rf "$T/mine2" && mkdir -p "$T/mine2" && printf 'notes' >"$T/mine2/notes.txt"
+    if run "--out beside other files" 0 eval adherence -m "$TINY" --prompts "$P" --seeds 1 --steps 1 --out "$T/mine2" -q; then
+        [ "$(cat "$T/mine2/notes.txt")" = notes ] && [ -s "$T/mine2/0002-0.png" ] && ok "--out beside other files" ||
+            fail "--out beside other files: $(ls "$T/mine2")"
+    fi
+
     # --- prompts mode: --json -----------------------------------------------------------------
     if run json 0 eval adherence -m "$TINY" --prompts "$P" --seeds 1 --steps 2 --cfg 1 --json -q; then
         j=$(cat "$T/stdout")
@@ -80,6 +99,19 @@ else
             case "$j" in *"$field"*) ;; *) fail "--json lacks $field: ${j:0:300}" ;; esac
         done
         case "$j" in '{"mode":"prompts"'*'}') ok "--json object" ;; *) fail "--json: ${j:0:200}" ;; esac
+    fi
+
+    # --- a prompt text holding ill-formed UTF-8: every line is valid UTF-8, with U+FFFD ----------
+    printf '{"prompt":"a red \xff\xc3 circle\xe2\x82","embedding":"emb/p32.safetensors","category":"single","objects":[{"shape":"circle","color":"red"}],"relation":null}\n' >"$T/bytes.jsonl"
+    if run "invalid utf-8 lines" 0 eval adherence -m "$TINY" --prompts "$T/bytes.jsonl" --steps 1 -q; then
+        if valid_utf8 "$T/stdout" && grep -qF "$(printf '"prompt":"a red \xef\xbf\xbd\xef\xbf\xbd circle\xef\xbf\xbd"')" "$T/stdout"; then
+            ok "invalid utf-8 prompt: valid JSON lines with U+FFFD"
+        else
+            fail "invalid utf-8 prompt: $(od -c "$T/stdout" | head -4)"
+        fi
+    fi
+    if run "invalid utf-8 --json" 0 eval adherence -m "$TINY" --prompts "$T/bytes.jsonl" --steps 1 --json -q; then
+        valid_utf8 "$T/stdout" && ok "invalid utf-8 prompt: --json valid" || fail "invalid utf-8 --json: $(od -c "$T/stdout" | head -4)"
     fi
 
     # --- bad inputs: exit 1 -------------------------------------------------------------------

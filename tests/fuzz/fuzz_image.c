@@ -1,14 +1,16 @@
 /* fuzz_image.c — xattn_image_read_rgb (the input of `xattn denoise` and `xattn compare`: PNG, JPEG,
- * BMP, GIF, ... through stb_image) on arbitrary bytes as a file, then what those commands do
+ * BMP, GIF, ...: PNG through libpng with its allocations capped, the rest through stb_image)
+ * on arbitrary bytes as a file, then what those commands do
  * with the pixels: the resize to the model's 32x32 (stbir_resize_uint8, as cmd_denoise.c) and
  * the conversion to [-1, 1], and xattn_image_compare / xattn_image_diff_render against the inverted image
  * (as cmd_compare.c).
  *
  * Checked beyond "no crash": the error contract, and on success a size inside 1..16384 with
  * the compare statistics inside their ranges. Inputs whose header declares more than
- * FUZZ_MAX_PIXELS are skipped before decoding: stb allocates w * h * 3 bytes up front (up to
- * 805 MB at 16384 x 16384) and fills what a short file lacks, which makes such inputs slow, not
- * wrong. stb_image is Debian's libstb (not instrumented: coverage counts xattn's code only). */
+ * FUZZ_MAX_PIXELS are skipped before decoding: the reader allocates w * h * 3 bytes up front
+ * (up to 805 MB at 16384 x 16384) and stb fills what a short file lacks, which makes such inputs
+ * slow, not wrong. libpng and stb_image are Debian's (not instrumented: coverage counts xattn's
+ * code only). */
 #include <limits.h>
 #include <stdlib.h>
 
