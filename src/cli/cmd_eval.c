@@ -25,12 +25,9 @@
 #include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
-#include "eval/detect.h"
-#include "eval/prompts.h"
-#include "eval/score.h"
-#include "eval/truth.h"
 #include "io/image_io.h"
 #include "util/fs.h"
+#include "xattn_shapes.h"
 
 static const char eval_usage[] =
     "usage: xattn eval <adherence|heatmaps> [options]\n"

@@ -28,10 +28,8 @@
 #include "cli/heat_options.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
-#include "eval/detect.h"
-#include "eval/heat_iou.h"
 #include "io/image_io.h"
-#include "world/world.h"
+#include "xattn_shapes.h"
 
 static const char heatmaps_usage[] =
     "usage: xattn eval heatmaps -m MODEL (--prompts FILE.jsonl | --data DIR) [options]\n"

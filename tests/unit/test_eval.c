@@ -16,13 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/detect.h"
-#include "eval/prompts.h"
-#include "eval/score.h"
-#include "eval/truth.h"
 #include "test_util.h"
-#include "world/world.h"
-#include "world/world_dataset.h"
+#include "xattn_shapes.h"
 
 enum { S = WORLD_SIZE, N_TRUTH_PER_SPLIT = 500, N_NOISE = 1000, SHOW_FAILURES = 5 };
 
