@@ -444,6 +444,86 @@ xattn_status eval_heat_normalize(const float *map, size_t n, float *out, const c
 double eval_heat_iou(const float *norm, const uint8_t *mask, size_t n, float threshold,
                      uint64_t select);
 
+/* ------------------------------------------------------------------------------------------ */
+/* src/eval/adherence.c — `xattn eval adherence` as one library call (docs/eval.md).
+ *
+ * Prompts mode (eval_adherence_run): every prompt of a prompt file is generated with seeds
+ * 0..K-1 (the same images as `xattn generate -s k`), its objects are detected (eval_detect) and
+ * the prompt's checks scored (eval_score). Truth mode (eval_adherence_truth): the ground-truth
+ * images of an `xattn dataset` folder are scored against their own captions and compared object
+ * by object with their truth, which validates the detector. Both load and check every input
+ * before the first image, then report each image through a callback (the caller prints it) and
+ * return the tally. A callback returns 0 to go on; anything else stops the run, which returns
+ * XATTN_ERR_CANCELLED. */
+
+/* Images and passes per category, and the held-out colour-shape pairs asked for and drawn. */
+typedef struct eval_adherence_tally {
+    size_t images[EVAL_N_CATEGORIES], passed[EVAL_N_CATEGORIES];
+    size_t total, total_passed;
+    size_t exact;                    /* truth mode: detections equal to the truth */
+    size_t pairs_asked, pairs_drawn; /* eval_holdout_pairs, summed over the images */
+} eval_adherence_tally;
+
+/* Counts one image: its category's images and passes, and its held-out pairs. */
+void eval_adherence_count(eval_adherence_tally *t, const eval_spec *spec,
+                          const eval_detection *det, int pass);
+/* passed / images of one category (0 when it has no images). */
+double eval_adherence_category_score(const eval_adherence_tally *t, eval_category c);
+/* The mean of the category scores over the categories with images (0 when none has). */
+double eval_adherence_overall(const eval_adherence_tally *t);
+/* pairs_drawn / pairs_asked (0 when none were asked for). */
+double eval_adherence_pairs_score(const eval_adherence_tally *t);
+
+/* One scored image, valid during the callback only. */
+typedef struct eval_adherence_image {
+    size_t index;           /* prompts: the prompt's 0-based index; truth: records read - 1 */
+    int seed;               /* prompts: the noise seed, 0..seeds-1; truth: 0 */
+    uint64_t id;            /* truth: the record's id; prompts: 0 */
+    const char *prompt;     /* the prompt text, or the scene's caption */
+    const char *embedding;  /* prompts: the embedding file; truth: NULL */
+    const eval_spec *spec;  /* what the prompt asks for */
+    int pass;               /* eval_score */
+    const char *reason;     /* why it failed ("" when it passed) */
+    const eval_detection *det;
+    int exact;              /* truth: eval_detection_matches_truth; prompts: 0 */
+    const char *detector;   /* truth: the first difference from the truth ("" when exact) */
+    const uint8_t *rgb;     /* the image, [size, size, 3] RGB8 */
+    size_t size;
+    size_t done, total;     /* images scored, this one included, of total (truth: 0, unknown) */
+} eval_adherence_image;
+
+typedef struct eval_adherence_callbacks {
+    /* Every input is loaded and checked; the first image comes next. n_images: the images the
+     * run scores (truth mode: 0, not known). NULL = none. */
+    int (*start)(size_t n_images, void *user);
+    /* After each image, in order. NULL = none. */
+    int (*image)(const eval_adherence_image *im, void *user);
+    void *user;
+} eval_adherence_callbacks;
+
+enum { EVAL_MAX_SEEDS = 1000 };
+
+typedef struct eval_adherence_params {
+    const char *prompts;       /* the prompt file (eval_prompts_load) */
+    const char *model_name;    /* names the model in messages (its folder) */
+    int seeds;                 /* seeds 0..seeds-1 per prompt, 1..EVAL_MAX_SEEDS (default 4) */
+    xattn_generate_params gen; /* steps, cfg, threads; seed and batch are set per image */
+} eval_adherence_params;
+
+void eval_adherence_params_init(eval_adherence_params *p);
+
+/* Prompts mode on model (RGB, sample_size 2..EVAL_MAX_SIDE): loads the prompt file and every
+ * embedding (widths checked against the model), then generates and scores every (prompt,
+ * seed), prompt-major. *n_prompts (may be NULL) = the prompts in the file; *out = the tally. */
+xattn_status eval_adherence_run(xattn_model *model, const eval_adherence_params *p,
+                                const eval_adherence_callbacks *cb, eval_adherence_tally *out,
+                                size_t *n_prompts, xattn_error *err);
+
+/* Truth mode on dataset folder dir (eval_truth_open): every record's image is detected, scored
+ * against eval_spec_from_scene and compared with its truth. Fails when there are no records. */
+xattn_status eval_adherence_truth(const char *dir, const eval_adherence_callbacks *cb,
+                                  eval_adherence_tally *out, xattn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
