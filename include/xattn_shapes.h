@@ -524,6 +524,127 @@ xattn_status eval_adherence_run(xattn_model *model, const eval_adherence_params 
 xattn_status eval_adherence_truth(const char *dir, const eval_adherence_callbacks *cb,
                                   eval_adherence_tally *out, xattn_error *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* src/eval/heat_eval.c — `xattn eval heatmaps` as one library call: DAAM-style mIoU of
+ * cross-attention heatmaps against shapes-world object masks (docs/eval.md).
+ *
+ * The prompt file (tools/make_eval_prompts.py --with-images) is JSON Lines:
+ *   {"prompt": "a red circle ...", "embedding": "emb/0001.safetensors",
+ *    "image": "data/images/000001.png", "mask": "data/masks/000001.png",   paths relative to
+ *    "objects": [{"shape": "circle", "color": "red",                        the file's folder
+ *                 "words": [1, 2],      caption word indices of its size, colour and shape words
+ *                 "mask_index": 1}]}    its value in the mask (an array for a count group)
+ * For every line, the line's image is denoised with its own caption (xattn_denoise at
+ * `strength`), the word maps are collected, and each object word — a shape noun (a shape name or
+ * its plural) or a colour adjective — is scored: its map normalised to [0, 1], thresholded at
+ * tau, IoU against its object's mask (eval_heat_normalize, eval_heat_iou). mIoU is the mean IoU
+ * over the words of a kind. In generated mode, each line's prompt is sampled from noise instead
+ * (`seeds` images) and a word's object is what eval_detect finds in the image: the pixels of
+ * the detected objects of its shape and colour; a word whose object is not found is missed, not
+ * scored. Callbacks return 0 to go on; anything else stops the run (XATTN_ERR_CANCELLED). */
+
+typedef enum eval_heat_kind { EVAL_HEAT_SHAPE, EVAL_HEAT_COLOR, EVAL_HEAT_N_KINDS } eval_heat_kind;
+extern const char *const eval_heat_kind_names[EVAL_HEAT_N_KINDS]; /* "shape", "color" */
+
+enum { EVAL_HEAT_MAX_WORDS = 64, EVAL_HEAT_MAX_SCORED = 32, EVAL_HEAT_MAX_OBJECTS = 8 };
+
+/* A caption word to score, and the object it names. */
+typedef struct eval_heat_word {
+    size_t word;         /* caption word index */
+    eval_heat_kind kind; /* shape noun or colour adjective (size words are not scored) */
+    int object;          /* index into the line's objects */
+    uint64_t select;     /* the object's mask values, bit v = value v (generated mode: 0) */
+} eval_heat_word;
+
+/* One line of the prompt file. */
+typedef struct eval_heat_line {
+    char *text;                      /* "prompt": the caption */
+    char *embedding, *image, *mask;  /* resolved against the file's folder */
+    size_t line;                     /* 1-based line of the file */
+    size_t n_scored;
+    eval_heat_word scored[EVAL_HEAT_MAX_SCORED]; /* in "objects" then "words" order */
+    size_t n_objects;
+    int shape[EVAL_HEAT_MAX_OBJECTS], color[EVAL_HEAT_MAX_OBJECTS]; /* world_*, or -1: any */
+    size_t n_words;
+    char *words[EVAL_HEAT_MAX_WORDS]; /* the caption's words (split at spaces), into words_buf */
+    char *words_buf;
+} eval_heat_line;
+
+typedef struct eval_heat_prompts {
+    size_t n;
+    eval_heat_line *lines; /* [n] */
+} eval_heat_prompts;
+
+/* Reads and checks every line; an error names "<path>:<line>: <what is wrong>". generated:
+ * "image", "mask" and "mask_index" are not needed, a world "shape" is. On success the set has at
+ * least one line; free it with eval_heat_prompts_free (also after a failure). */
+xattn_status eval_heat_prompts_load(const char *path, int generated, eval_heat_prompts *out,
+                                    xattn_error *err);
+void eval_heat_prompts_free(eval_heat_prompts *s);
+
+/* Checks that the embedding's words (xattn_prompt_words: special tokens left out, "##" pieces
+ * merged) are the line's caption words, so that word map i belongs to caption word i. Errors
+ * name "<path>:<line>". */
+xattn_status eval_heat_check_words(const eval_heat_line *l, const xattn_prompt *p,
+                                   const char *path, xattn_error *err);
+
+/* IoU sums and word counts per kind. */
+typedef struct eval_heat_tally {
+    double sum[EVAL_HEAT_N_KINDS];
+    size_t n[EVAL_HEAT_N_KINDS];
+} eval_heat_tally;
+
+/* Words of one kind, or of every kind for kind = EVAL_HEAT_N_KINDS. */
+size_t eval_heat_count(const eval_heat_tally *t, int kind);
+/* Their mean IoU (0 when there are none). */
+double eval_heat_miou(const eval_heat_tally *t, int kind);
+
+/* One scored image, valid during the callback only. */
+typedef struct eval_heat_image {
+    size_t index;               /* the line's 0-based index */
+    const eval_heat_line *line;
+    uint64_t seed;              /* its noise seed */
+    const double *iou;          /* [line->n_scored]: IoU of line->scored[k]; NaN when missed */
+    eval_heat_tally tally;      /* this image's words */
+    size_t done, total;         /* images scored, this one included, of total */
+} eval_heat_image;
+
+typedef struct eval_heat_callbacks {
+    /* Every input is loaded and checked; the first image comes next. NULL = none. */
+    int (*start)(size_t n_images, void *user);
+    /* After each image, in order (line-major, then seed). NULL = none. */
+    int (*image)(const eval_heat_image *im, void *user);
+    void *user;
+} eval_heat_callbacks;
+
+typedef struct eval_heat_params {
+    const char *prompts;       /* the prompt file */
+    const char *model_name;    /* names the model in messages (its folder) */
+    int generated;             /* sample from noise; score against detected objects */
+    float strength;            /* denoising strength in (0, 1] (default 0.5; unused if generated) */
+    float threshold;           /* tau on the normalised map, in [0, 1) (default 0.4) */
+    int seeds;                 /* images per line: seeds gen.seed .. gen.seed + seeds - 1,
+                                  1..EVAL_MAX_SEEDS (default 1) */
+    xattn_generate_params gen; /* seed, steps, cfg, threads; batch and heatmaps are set here */
+    xattn_heatmap_params heat; /* the layers, heads and steps to average (xattn_heatmap_parse_*) */
+} eval_heat_params;
+
+void eval_heat_params_init(eval_heat_params *p);
+
+typedef struct eval_heat_result {
+    size_t n_prompts;                     /* lines in the file */
+    eval_heat_tally tally;                /* every image's words */
+    size_t objects, objects_found;        /* generated mode: objects asked for, and found */
+    size_t words_missed;                  /* generated mode: words whose object was not found */
+} eval_heat_result;
+
+/* Loads the prompt file, every embedding (words checked against the caption, widths against the
+ * model) and, unless generated, every image and mask (RGB8 of the model's side); then scores
+ * every (line, seed). model: 3 in and 3 out channels. */
+xattn_status eval_heat_run(xattn_model *model, const eval_heat_params *p,
+                           const eval_heat_callbacks *cb, eval_heat_result *out,
+                           xattn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
