@@ -277,9 +277,9 @@ static int run_heatmaps(const heat_args *g) {
     eval_heat_params p;
     eval_heat_params_init(&p);
     int runs = g->generated ? g->s.params.steps : sampling_steps_run(g->s.params.steps, g->strength);
-    int code = sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0
-                   ? CLI_EXIT_INPUT
-                   : heat_options_params(&g->heat, model, runs, &p.heat); /* --heat-* */
+    int code = -1;
+    if (sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0) code = CLI_EXIT_INPUT;
+    else code = heat_options_params(&g->heat, model, runs, &p.heat); /* --heat-*: exit 2 */
     if (code >= 0) {
         xattn_model_free(model);
         return code;
