@@ -279,6 +279,39 @@ const char *xattn_tensor_metadata_difference(const xattn_st_file *a, const xattn
  * folder asked for and the part that failed: "<dir>: <part> is not a folder". */
 xattn_status xattn_make_dirs(const char *dir, xattn_error *err);
 
+/* Manifests: which files of a folder xattn wrote.
+ *
+ * A folder that xattn replaces as a whole (--heatmaps DIR) gets a manifest,
+ * DIR/xattn-manifest.json,
+ * written last: every file in the folder (and its subfolders) with its path inside the folder,
+ * its size and its SHA-256. Before such a folder is replaced, and again on the old folder just
+ * before it is deleted, every entry in it must match: a regular file listed with the same size
+ * and hash, or a folder that holds listed files. Anything else (a file of the user's, one
+ * changed since, a link, a folder without a manifest) means the folder is not xattn's to delete.
+ *
+ *   {"written_by": "xattn", "version": 1,
+ *    "files": [{"path": "0-a.png", "size": 1234, "sha256": "<64 hex digits>"}, ...]} */
+
+#define XATTN_MANIFEST_NAME "xattn-manifest.json"
+
+/* Writes dir/XATTN_MANIFEST_NAME listing every file below dir (sorted by path). */
+xattn_status xattn_manifest_write(const char *dir, xattn_error *err);
+
+/* The first entry of dir (in sorted order, depth first) that the manifest does not match:
+ * returns 1 with its path ("<dir>/<path inside>") in name[cap] and a short reason in *why;
+ * 0 when every entry matches (an empty folder included); -1 when a folder cannot be read
+ * (errno set, name holds it). */
+int xattn_manifest_first_foreign(const char *dir, char *name, size_t cap, const char **why);
+
+/* For a folder xattn writes files into without replacing it (eval --out): 1 when dir/rel does
+ * not exist or the manifest lists it with its size and hash (xattn may overwrite it), else 0
+ * with a short reason in *why. */
+int xattn_manifest_owns(const char *dir, const char *rel, const char **why);
+/* Adds (or updates) the entries of the files dir/rels[0..n) to dir/XATTN_MANIFEST_NAME, keeping
+ * the other entries; a file that no longer exists is left out. */
+xattn_status xattn_manifest_add(const char *dir, const char *const *rels, size_t n,
+                                xattn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
-#include "world/world_dataset.h"
+#include "xattn_shapes.h"
 
 static const char dataset_usage[] =
     "usage: xattn dataset -o DIR --count N [--seed S] [--split train|holdout]\n"

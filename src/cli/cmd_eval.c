@@ -1,15 +1,15 @@
 /* cmd_eval.c — `xattn eval adherence`: GenEval-style prompt-adherence scores on the shapes
- * world (src/eval, docs/eval.md).
+ * world (docs/eval.md). The evaluation itself is src/eval/adherence.c: prompts mode
+ * (eval_adherence_run) generates every prompt of a JSONL file with seeds 0..K-1, detects its
+ * objects and scores the prompt's checks; truth mode (eval_adherence_truth, --truth DIR) scores
+ * the ground-truth images of an `xattn dataset` folder against their own captions and compares
+ * them object by object with their truth, which validates the detector. `xattn eval heatmaps`
+ * is in cmd_eval_heatmaps.c.
  *
- * Prompts mode: every prompt of a JSONL file is generated with seeds 0..K-1 by the C engine
- * (the same images as `xattn generate -s k`), its objects are detected and the prompt's checks
- * scored. Truth mode (--truth DIR): the ground-truth images of an `xattn dataset` folder are
- * scored against their own captions and compared object by object with their truth, which
- * validates the detector. `xattn eval heatmaps` is in cmd_eval_heatmaps.c.
- *
- * stdout: one JSON line per image, or with --json one JSON object with the scores. Order of
- * work: the command line (exit 2), then every input — prompt file, every embedding, the model —
- * before the first image (exit 1). */
+ * This file parses the options, loads the model, calls the library once and prints: one JSON
+ * line per image (from the library's callback; --out saves its PNG there too), or with --json
+ * one JSON object with the scores. Order of work: the command line (exit 2), the model, then in
+ * the library every input — prompt file, every embedding — before the first image (exit 1). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,20 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
-#include "util/manifest.h"
 #include "cli/commands.h"
 #include "cli/eval_heatmaps.h"
 #include "cli/progress.h"
 #include "cli/sampling_options.h"
-#include "eval/detect.h"
-#include "eval/prompts.h"
-#include "eval/score.h"
-#include "eval/truth.h"
 #include "xattn_io.h"
+#include "xattn_shapes.h"
 
 static const char eval_usage[] =
     "usage: xattn eval <adherence|heatmaps> [options]\n"
@@ -134,43 +129,21 @@ static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* scores                                                                                      */
-
-typedef struct tally {
-    size_t images[EVAL_N_CATEGORIES], passed[EVAL_N_CATEGORIES];
-    size_t total, total_passed, exact; /* exact: truth mode's exact detections */
-    size_t pairs_asked, pairs_drawn;   /* held-out colour-shape pairs (eval_holdout_pairs) */
-} tally;
-
-/* The mean of the category scores over the categories with images. */
-static double overall_score(const tally *t) {
-    double sum = 0.0;
-    int n = 0;
-    for (int c = 0; c < EVAL_N_CATEGORIES; c++) {
-        if (!t->images[c]) continue;
-        sum += (double)t->passed[c] / (double)t->images[c];
-        n++;
-    }
-    return n ? sum / n : 0.0;
-}
-
-/* The fraction of the held-out colour-shape pairs asked for that were drawn (0 when none were). */
-static double pairs_score(const tally *t) {
-    return t->pairs_asked ? (double)t->pairs_drawn / (double)t->pairs_asked : 0.0;
-}
+/* JSON output: every JSON object this command prints is built here                           */
 
 /* Rounds to 6 decimals so that floats print as written (7.5, 0.3). */
 static double tidy(double v) { return round(v * 1e6) / 1e6; }
 
 /* The --json object's scores. Returns 0 if out of memory. */
-static int add_scores(cJSON *j, const tally *t) {
+static int add_scores(cJSON *j, const eval_adherence_tally *t) {
     cJSON *cats = cJSON_AddObjectToObject(j, "categories");
     if (!cats) return 0;
     for (int c = 0; c < EVAL_N_CATEGORIES; c++) {
         cJSON *o = cJSON_AddObjectToObject(cats, eval_category_names[c]);
         if (!o) return 0;
-        cJSON *score = t->images[c] ? cJSON_CreateNumber(tidy((double)t->passed[c] / (double)t->images[c]))
-                                    : cJSON_CreateNull();
+        cJSON *score = t->images[c]
+                           ? cJSON_CreateNumber(tidy(eval_adherence_category_score(t, (eval_category)c)))
+                           : cJSON_CreateNull();
         if (!score || !cJSON_AddItemToObject(o, "score", score)) {
             cJSON_Delete(score);
             return 0;
@@ -181,29 +154,29 @@ static int add_scores(cJSON *j, const tally *t) {
     }
     cJSON *pairs = cJSON_AddObjectToObject(j, "holdout_pairs");
     if (!pairs) return 0;
-    cJSON *drawn = t->pairs_asked ? cJSON_CreateNumber(tidy(pairs_score(t))) : cJSON_CreateNull();
+    cJSON *drawn = t->pairs_asked ? cJSON_CreateNumber(tidy(eval_adherence_pairs_score(t)))
+                                  : cJSON_CreateNull();
     if (!drawn || !cJSON_AddItemToObject(pairs, "score", drawn)) {
         cJSON_Delete(drawn);
         return 0;
     }
     return cJSON_AddNumberToObject(pairs, "drawn", (double)t->pairs_drawn) &&
            cJSON_AddNumberToObject(pairs, "asked", (double)t->pairs_asked) &&
-           cJSON_AddNumberToObject(j, "overall", tidy(overall_score(t))) &&
+           cJSON_AddNumberToObject(j, "overall", tidy(eval_adherence_overall(t))) &&
            cJSON_AddNumberToObject(j, "passed", (double)t->total_passed) &&
            cJSON_AddNumberToObject(j, "images", (double)t->total) != NULL;
 }
 
 /* One image's line: the fields both modes share, added to j. */
-static int add_verdict(cJSON *j, const char *prompt, const eval_spec *spec, int pass,
-                       const char *reason, const eval_detection *det) {
-    cJSON *objects = eval_objects_json(det);
+static int add_verdict(cJSON *j, const eval_adherence_image *im) {
+    cJSON *objects = eval_objects_json(im->det);
     if (!objects) return 0;
-    int ok = cJSON_AddStringToObject(j, "prompt", prompt) &&
-             cJSON_AddStringToObject(j, "category", eval_category_names[spec->category]) &&
-             cJSON_AddBoolToObject(j, "pass", pass) &&
-             (pass ? cJSON_AddNullToObject(j, "reason") != NULL
-                   : cJSON_AddStringToObject(j, "reason", reason) != NULL) &&
-             cJSON_AddStringToObject(j, "background", eval_class_name(det->background));
+    int ok = cJSON_AddStringToObject(j, "prompt", im->prompt) &&
+             cJSON_AddStringToObject(j, "category", eval_category_names[im->spec->category]) &&
+             cJSON_AddBoolToObject(j, "pass", im->pass) &&
+             (im->pass ? cJSON_AddNullToObject(j, "reason") != NULL
+                       : cJSON_AddStringToObject(j, "reason", im->reason) != NULL) &&
+             cJSON_AddStringToObject(j, "background", eval_class_name(im->det->background));
     if (!ok || !cJSON_AddItemToObject(j, "objects", objects)) {
         cJSON_Delete(objects);
         return 0;
@@ -211,105 +184,94 @@ static int add_verdict(cJSON *j, const char *prompt, const eval_spec *spec, int 
     return 1;
 }
 
-static void count_verdict(tally *t, const eval_spec *spec, const eval_detection *det, int pass) {
-    size_t asked, drawn;
-    eval_holdout_pairs(spec, det, &asked, &drawn);
-    t->pairs_asked += asked;
-    t->pairs_drawn += drawn;
-    t->images[spec->category]++;
-    t->passed[spec->category] += (size_t)pass;
-    t->total++;
-    t->total_passed += (size_t)pass;
+/* Truth mode's line: {"id", verdict, "exact", "detector"}. NULL if out of memory. */
+static cJSON *truth_line_json(const eval_adherence_image *im) {
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && cJSON_AddNumberToObject(j, "id", (double)im->id) && add_verdict(j, im) &&
+             cJSON_AddBoolToObject(j, "exact", im->exact) &&
+             (im->exact ? cJSON_AddNullToObject(j, "detector") != NULL
+                        : cJSON_AddStringToObject(j, "detector", im->detector) != NULL);
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+/* Prompts mode's line: {"index", "seed", verdict, "image" (with --out)}. NULL if out of memory. */
+static cJSON *prompts_line_json(const eval_adherence_image *im, const char *image_path) {
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && cJSON_AddNumberToObject(j, "index", (double)im->index) &&
+             cJSON_AddNumberToObject(j, "seed", im->seed) && add_verdict(j, im) &&
+             (!image_path || cJSON_AddStringToObject(j, "image", image_path));
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+/* Truth mode's --json object. NULL if out of memory. */
+static cJSON *truth_summary_json(const char *dir, const eval_adherence_tally *t) {
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && cJSON_AddStringToObject(j, "mode", "truth") &&
+             cJSON_AddStringToObject(j, "truth", dir) && add_scores(j, t) &&
+             cJSON_AddNumberToObject(j, "detector_exact", tidy((double)t->exact / (double)t->total)) &&
+             cJSON_AddNumberToObject(j, "detector_exact_images", (double)t->exact);
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+/* Prompts mode's --json object. NULL if out of memory. */
+static cJSON *prompts_summary_json(const adherence_args *g, size_t n_prompts,
+                                   const eval_adherence_tally *t) {
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && cJSON_AddStringToObject(j, "mode", "prompts") &&
+             cJSON_AddStringToObject(j, "model", g->s.model) &&
+             cJSON_AddStringToObject(j, "prompts_file", g->prompts) &&
+             cJSON_AddNumberToObject(j, "prompts", (double)n_prompts) &&
+             cJSON_AddNumberToObject(j, "seeds", g->seeds) &&
+             cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
+             cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) && add_scores(j, t);
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* printing: the library's callbacks                                                          */
+
+typedef struct printer {
+    const adherence_args *g;
+    const char *name;  /* the prompt file or truth folder: names an out-of-memory error */
+    int show;          /* progress on stderr (a terminal, not --quiet) */
+    double start;      /* when the first image started */
+    int failed;        /* a callback printed an error and stopped the run */
+    char **written;    /* --out: the image names written, "0000-0.png", in writing order */
+    size_t n_written;
+} printer;
+
+/* Prints j as a line; 0, or -1 after printing the error. */
+static int print_line(printer *pr, cJSON *j) {
+    if (j && cli_print_json(j)) return 0;
+    cli_error("%s: out of memory", pr->name);
+    pr->failed = 1;
+    return -1;
 }
 
 /* "\radherence 12/800 images, 0.4 s/image" on a terminal. */
-static void show_progress(int enabled, size_t done, size_t total, double start) {
-    if (!enabled) return;
-    double per = done ? (cli_now() - start) / (double)done : 0.0;
+static void show_progress(const printer *pr, size_t done, size_t total) {
+    if (!pr->show) return;
+    double per = done ? (cli_now() - pr->start) / (double)done : 0.0;
     fprintf(stderr, "\radherence %zu/%zu images, %.2f s/image", done, total, per);
     if (done == total) fputc('\n', stderr);
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* truth mode                                                                                  */
-
-static int run_truth(const adherence_args *g) {
-    eval_truth *t = NULL;
-    xattn_error err = {0};
-    if (eval_truth_open(g->truth, &t, &err) != XATTN_OK) {
-        cli_lib_error(&err);
-        return CLI_EXIT_INPUT;
-    }
-    static world_scene scene; /* ~4 KB */
-    static eval_detection det;
-    tally tl = {0};
-    int code = CLI_EXIT_INPUT, show = !g->s.quiet && isatty(STDERR_FILENO);
-    double start = cli_now();
-    for (;;) {
-        uint64_t id;
-        int done;
-        if (eval_truth_next(t, &scene, &id, &done, &err) != XATTN_OK) goto library_error;
-        if (done) break;
-        if (eval_detect(scene.rgb, WORLD_SIZE, WORLD_SIZE, NULL, &det, &err) != XATTN_OK)
-            goto library_error;
-        eval_spec spec;
-        eval_spec_from_scene(&scene, &spec);
-        char reason[EVAL_REASON_LEN], why[EVAL_REASON_LEN];
-        int pass = eval_score(&spec, &det, reason, sizeof reason);
-        int exact = eval_detection_matches_truth(&det, &scene, why, sizeof why);
-        count_verdict(&tl, &spec, &det, pass);
-        tl.exact += (size_t)exact;
-        if (!g->json) {
-            cJSON *j = cJSON_CreateObject();
-            int ok = j && cJSON_AddNumberToObject(j, "id", (double)id) &&
-                     add_verdict(j, scene.caption, &spec, pass, reason, &det) &&
-                     cJSON_AddBoolToObject(j, "exact", exact) &&
-                     (exact ? cJSON_AddNullToObject(j, "detector") != NULL
-                            : cJSON_AddStringToObject(j, "detector", why) != NULL);
-            if (!ok) {
-                cJSON_Delete(j);
-                goto out_of_memory;
-            }
-            if (!cli_print_json(j)) goto out_of_memory;
-        }
-        if (show && tl.total % 1000 == 0) fprintf(stderr, "\radherence --truth %zu images", tl.total);
-    }
-    if (show) fputc('\n', stderr);
-    if (tl.total == 0) {
-        cli_error("%s/truth.jsonl: no records", g->truth);
-        goto done;
-    }
-    if (g->json) {
-        cJSON *j = cJSON_CreateObject();
-        int ok = j && cJSON_AddStringToObject(j, "mode", "truth") &&
-                 cJSON_AddStringToObject(j, "truth", g->truth) && add_scores(j, &tl) &&
-                 cJSON_AddNumberToObject(j, "detector_exact", tidy((double)tl.exact / (double)tl.total)) &&
-                 cJSON_AddNumberToObject(j, "detector_exact_images", (double)tl.exact);
-        if (!ok) {
-            cJSON_Delete(j);
-            goto out_of_memory;
-        }
-        if (!cli_print_json(j)) goto out_of_memory;
-    }
-    if (!g->s.quiet)
-        fprintf(stderr, "scored %zu truth images: overall %.4f, held-out pairs drawn %.4f (%zu/%zu), "
-                "detector exact on %zu (%.4f) (%.1f s)\n",
-                tl.total, overall_score(&tl), pairs_score(&tl), tl.pairs_drawn, tl.pairs_asked,
-                tl.exact, (double)tl.exact / (double)tl.total, cli_now() - start);
-    code = CLI_EXIT_OK;
-    goto done;
-out_of_memory:
-    cli_error("%s: out of memory", g->truth);
-    goto done;
-library_error:
-    cli_lib_error(&err);
-done:
-    eval_truth_close(t);
-    return code;
+static int truth_start(size_t n_images, void *user) {
+    (void)n_images;
+    ((printer *)user)->start = cli_now();
+    return 0;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* prompts mode                                                                                */
+static int truth_image(const eval_adherence_image *im, void *user) {
+    printer *pr = user;
+    if (!pr->g->json && print_line(pr, truth_line_json(im)) != 0) return -1;
+    if (pr->show && im->done % 1000 == 0) fprintf(stderr, "\radherence --truth %zu images", im->done);
+    return 0;
+}
 
 /* mkdir -p and a write check; prints the error and returns -1 on failure. */
 static int make_output_dir(const char *dir) {
@@ -326,180 +288,152 @@ static int make_output_dir(const char *dir) {
 }
 
 /* Saves one image with its parameters in text chunks. Prints the error; 0 on success. */
-static int save_image(const adherence_args *g, const char *path, const eval_prompt *p, int seed,
-                      const uint8_t *rgb, size_t size) {
+static int save_image(const adherence_args *g, const char *path, const eval_adherence_image *im) {
     xattn_generate_params params = g->s.params; /* sampler: always the default ddim */
-    params.seed = (uint64_t)seed;
+    params.seed = (uint64_t)im->seed;
     sampling_text text;
     sampling_text_init(&text);
-    sampling_text_add(&text, "prompt", p->text);
-    sampling_text_add(&text, "prompt_file", p->embedding);
+    sampling_text_add(&text, "prompt", im->prompt);
+    sampling_text_add(&text, "prompt_file", im->embedding);
     sampling_text_params(&text, g->s.model, &params, 0);
-    sampling_text_add(&text, "category", eval_category_names[p->spec.category]);
+    sampling_text_add(&text, "category", eval_category_names[im->spec->category]);
     sampling_text_software(&text);
     xattn_error err = {0};
-    if (xattn_png_write_rgb(path, rgb, size, size, text.pairs, text.n, &err) != XATTN_OK) {
+    if (xattn_png_write_rgb(path, im->rgb, im->size, im->size, text.pairs, text.n, &err) != XATTN_OK) {
         cli_lib_error(&err);
         return -1;
     }
     return 0;
 }
 
-static int run_prompts(const adherence_args *g) {
-    eval_prompt_set set = {0};
-    xattn_prompt **emb = NULL;
-    xattn_model *model = NULL;
-    float *image = NULL;   /* [1, 3, S, S] */
-    uint8_t *rgb = NULL;   /* [S, S, 3] */
-    static eval_detection det;
-    xattn_error err = {0};
-    tally tl = {0};
-    int code = CLI_EXIT_INPUT;
-    char **names = NULL;          /* --out: the image names, "0000-0.png", in writing order */
-    size_t n_names = 0, written = 0;
+/* An image name of --out that exists already is overwritten only when xattn wrote that file (the
+ * folder's manifest lists it, same size and hash): a user's 0000-0.png is left alone. Also makes
+ * room for the names written. 0, or -1 after printing the error. */
+static int check_out_names(printer *pr, size_t n_images) {
+    const adherence_args *g = pr->g;
+    if (!(pr->written = calloc(n_images ? n_images : 1, sizeof *pr->written))) {
+        cli_error("%s: out of memory", g->out);
+        return -1;
+    }
+    for (size_t k = 0; k < n_images; k++) {
+        char name[48];
+        const char *why;
+        snprintf(name, sizeof name, "%04zu-%d.png", k / (size_t)g->seeds, (int)(k % (size_t)g->seeds));
+        if (!xattn_manifest_owns(g->out, name, &why)) {
+            cli_error("%s/%s: exists, and xattn did not write it (%s); choose an empty or new --out "
+                      "folder", g->out, name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
 
-    if (eval_prompts_load(g->prompts, &set, &err) != XATTN_OK) goto library_error;
-    if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) goto library_error;
+/* Every input is loaded: make --out, start the clock and the progress line. */
+static int prompts_start(size_t n_images, void *user) {
+    printer *pr = user;
+    if (pr->g->out && (make_output_dir(pr->g->out) != 0 || check_out_names(pr, n_images) != 0)) {
+        pr->failed = 1;
+        return -1;
+    }
+    pr->start = cli_now();
+    show_progress(pr, 0, n_images);
+    return 0;
+}
+
+static int prompts_image(const eval_adherence_image *im, void *user) {
+    printer *pr = user;
+    char path[4200];
+    if (pr->g->out) {
+        snprintf(path, sizeof path, "%s/%04zu-%d.png", pr->g->out, im->index, im->seed);
+        if (save_image(pr->g, path, im) != 0) {
+            pr->failed = 1;
+            return -1;
+        }
+        if (!(pr->written[pr->n_written] = strdup(strrchr(path, '/') + 1))) {
+            cli_error("%s: out of memory", pr->g->out);
+            pr->failed = 1;
+            return -1;
+        }
+        pr->n_written++;
+    }
+    if (!pr->g->json && print_line(pr, prompts_line_json(im, pr->g->out ? path : NULL)) != 0)
+        return -1;
+    show_progress(pr, im->done, im->total);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the two modes: parse, call the library once, print                                        */
+
+/* Prints the library's error unless a callback already printed its own. */
+static int run_failed(const printer *pr, const xattn_error *err) {
+    if (!pr->failed) cli_lib_error(err);
+    return CLI_EXIT_INPUT;
+}
+
+static int run_truth(const adherence_args *g) {
+    printer pr = {g, g->truth, !g->s.quiet && isatty(STDERR_FILENO), cli_now(), 0, NULL, 0};
+    eval_adherence_callbacks cb = {truth_start, truth_image, &pr};
+    eval_adherence_tally t;
+    xattn_error err = {0};
+    xattn_status st = eval_adherence_truth(g->truth, &cb, &t, &err);
+    if (pr.show && st == XATTN_OK) fputc('\n', stderr);
+    if (st != XATTN_OK) return run_failed(&pr, &err);
+    if (g->json && print_line(&pr, truth_summary_json(g->truth, &t)) != 0) return CLI_EXIT_INPUT;
+    if (!g->s.quiet)
+        fprintf(stderr, "scored %zu truth images: overall %.4f, held-out pairs drawn %.4f (%zu/%zu), "
+                "detector exact on %zu (%.4f) (%.1f s)\n",
+                t.total, eval_adherence_overall(&t), eval_adherence_pairs_score(&t), t.pairs_drawn,
+                t.pairs_asked, t.exact, (double)t.exact / (double)t.total, cli_now() - pr.start);
+    return CLI_EXIT_OK;
+}
+
+static int run_prompts(const adherence_args *g) {
+    xattn_model *model = NULL;
+    xattn_error err = {0};
+    if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) {
+        cli_lib_error(&err);
+        return CLI_EXIT_INPUT;
+    }
     xattn_model_info info;
     xattn_model_get_info(model, &info);
-    if (info.out_channels != 3) {
-        cli_error("%s: out_channels %d: the detector needs RGB images (3 channels)", g->s.model,
-                  info.out_channels);
-        goto done;
+    if (sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0) {
+        xattn_model_free(model);
+        return CLI_EXIT_INPUT;
     }
-    if (info.sample_size < 2 || info.sample_size > EVAL_MAX_SIDE) {
-        cli_error("%s: sample_size %d: the detector takes 2..%d", g->s.model, info.sample_size,
-                  EVAL_MAX_SIDE);
-        goto done;
+    eval_adherence_params p;
+    eval_adherence_params_init(&p);
+    p.prompts = g->prompts;
+    p.model_name = g->s.model;
+    p.seeds = g->seeds;
+    p.gen = g->s.params;
+    printer pr = {g, g->prompts, !g->s.quiet && isatty(STDERR_FILENO), cli_now(), 0, NULL, 0};
+    eval_adherence_callbacks cb = {prompts_start, prompts_image, &pr};
+    eval_adherence_tally t;
+    size_t n_prompts;
+    xattn_status st = eval_adherence_run(model, &p, &cb, &t, &n_prompts, &err);
+    xattn_model_free(model);
+    /* the images written, also after a failure, go into the folder's manifest, so that a later
+     * run may overwrite them (after another error, that one's line is the one printed) */
+    xattn_error merr = {0};
+    int listed = pr.n_written == 0 ||
+                 xattn_manifest_add(g->out, (const char *const *)pr.written, pr.n_written,
+                                    &merr) == XATTN_OK;
+    for (size_t k = 0; k < pr.n_written; k++) free(pr.written[k]);
+    free(pr.written);
+    if (st != XATTN_OK) return run_failed(&pr, &err);
+    if (!listed) {
+        cli_lib_error(&merr);
+        return CLI_EXIT_INPUT;
     }
-    if (sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0) goto done;
-    emb = calloc(set.n, sizeof *emb);
-    if (!emb) {
-        cli_error("%s: out of memory", g->prompts);
-        goto done;
-    }
-    for (size_t i = 0; i < set.n; i++) {
-        if (xattn_prompt_load(set.prompts[i].embedding, &emb[i], &err) != XATTN_OK) goto library_error;
-        if (sampling_check_width(set.prompts[i].embedding, emb[i], &info, g->prompts,
-                                 set.prompts[i].line) != 0)
-            goto done;
-    }
-    if (g->out && make_output_dir(g->out) != 0) goto done;
-    /* An image name that exists already is overwritten only when xattn wrote that file (the
-     * folder's manifest lists it, same size and hash): a user's 0000-0.png is left alone. */
-    if (g->out) {
-        names = calloc(set.n * (size_t)g->seeds, sizeof *names);
-        if (!names) {
-            cli_error("%s: out of memory", g->out);
-            goto done;
-        }
-        for (size_t i = 0; i < set.n; i++)
-            for (int seed = 0; seed < g->seeds; seed++) {
-                char name[48];
-                const char *why;
-                snprintf(name, sizeof name, "%04zu-%d.png", i, seed);
-                if (!(names[n_names++] = strdup(name))) {
-                    cli_error("%s: out of memory", g->out);
-                    goto done;
-                }
-                if (!manifest_owns(g->out, name, &why)) {
-                    cli_error("%s/%s: exists, and xattn did not write it (%s); choose an empty or "
-                              "new --out folder", g->out, name, why);
-                    goto done;
-                }
-            }
-    }
-
-    size_t size = (size_t)info.sample_size;
-    image = malloc(3 * size * size * sizeof *image);
-    rgb = malloc(3 * size * size);
-    if (!image || !rgb) {
-        cli_error("%s: out of memory", g->s.model);
-        goto done;
-    }
-    size_t total = set.n * (size_t)g->seeds, done_images = 0;
-    written = 0;
-    int show = !g->s.quiet && isatty(STDERR_FILENO);
-    double start = cli_now();
-    show_progress(show, 0, total, start);
-    for (size_t i = 0; i < set.n; i++) {
-        const eval_prompt *p = &set.prompts[i];
-        for (int seed = 0; seed < g->seeds; seed++) {
-            xattn_generate_params params = g->s.params;
-            params.seed = (uint64_t)seed;
-            params.batch = 1;
-            if (xattn_generate(model, emb[i], NULL, &params, image, &err) != XATTN_OK) goto library_error;
-            xattn_image_to_rgb8(image, 3, size, size, rgb);
-            if (eval_detect(rgb, size, size, NULL, &det, &err) != XATTN_OK) goto library_error;
-            char reason[EVAL_REASON_LEN], path[4200] = "";
-            int pass = eval_score(&p->spec, &det, reason, sizeof reason);
-            count_verdict(&tl, &p->spec, &det, pass);
-            if (g->out) {
-                snprintf(path, sizeof path, "%s/%04zu-%d.png", g->out, i, seed);
-                if (save_image(g, path, p, seed, rgb, size) != 0) goto done;
-                written++;
-            }
-            if (!g->json) {
-                cJSON *j = cJSON_CreateObject();
-                int ok = j && cJSON_AddNumberToObject(j, "index", (double)i) &&
-                         cJSON_AddNumberToObject(j, "seed", seed) &&
-                         add_verdict(j, p->text, &p->spec, pass, reason, &det) &&
-                         (!g->out || cJSON_AddStringToObject(j, "image", path));
-                if (!ok) {
-                    cJSON_Delete(j);
-                    cli_error("%s: out of memory", g->prompts);
-                    goto done;
-                }
-                if (!cli_print_json(j)) {
-                    cli_error("%s: out of memory", g->prompts);
-                    goto done;
-                }
-            }
-            show_progress(show, ++done_images, total, start);
-        }
-    }
-    if (g->json) {
-        cJSON *j = cJSON_CreateObject();
-        int ok = j && cJSON_AddStringToObject(j, "mode", "prompts") &&
-                 cJSON_AddStringToObject(j, "model", g->s.model) &&
-                 cJSON_AddStringToObject(j, "prompts_file", g->prompts) &&
-                 cJSON_AddNumberToObject(j, "prompts", (double)set.n) &&
-                 cJSON_AddNumberToObject(j, "seeds", g->seeds) &&
-                 cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
-                 cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) && add_scores(j, &tl);
-        if (!ok) cJSON_Delete(j);
-        if (!ok || !cli_print_json(j)) {
-            cli_error("%s: out of memory", g->prompts);
-            goto done;
-        }
-    }
+    if (g->json && print_line(&pr, prompts_summary_json(g, n_prompts, &t)) != 0)
+        return CLI_EXIT_INPUT;
     if (!g->s.quiet)
         fprintf(stderr, "scored %zu images (%zu prompts x %d seeds): overall %.4f, held-out pairs "
-                "drawn %.4f (%zu/%zu) (%.1f s)\n", tl.total, set.n, g->seeds, overall_score(&tl),
-                pairs_score(&tl), tl.pairs_drawn, tl.pairs_asked, cli_now() - start);
-    code = CLI_EXIT_OK;
-    goto done;
-
-library_error:
-    cli_lib_error(&err);
-done:
-    /* the images written, also after a failure, go into the manifest, so a later run may
-     * overwrite them */
-    if (written > 0 && manifest_add(g->out, (const char *const *)names, written, &err) != XATTN_OK &&
-        code == CLI_EXIT_OK) { /* (after another error, that one's line is the one printed) */
-        cli_lib_error(&err);
-        code = CLI_EXIT_INPUT;
-    }
-    for (size_t k = 0; k < n_names; k++) free(names[k]);
-    free(names);
-    if (emb)
-        for (size_t i = 0; i < set.n; i++) xattn_prompt_free(emb[i]);
-    free(emb);
-    free(image);
-    free(rgb);
-    if (model) xattn_model_free(model);
-    eval_prompts_free(&set);
-    return code;
+                "drawn %.4f (%zu/%zu) (%.1f s)\n", t.total, n_prompts, g->seeds,
+                eval_adherence_overall(&t), eval_adherence_pairs_score(&t), t.pairs_drawn,
+                t.pairs_asked, cli_now() - pr.start);
+    return CLI_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */

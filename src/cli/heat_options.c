@@ -13,7 +13,6 @@
 #include "heat/heat.h"
 #include "xattn_io.h"
 #include "util/atomic_dir.h"
-#include "util/manifest.h"
 #include "util/error.h"
 
 void heat_options_init(heat_options *o) {
@@ -252,7 +251,7 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
             code = CLI_EXIT_INPUT;
     }
     /* the manifest last: it lists every file, so that a later run may replace the folder */
-    if (code < 0 && manifest_write(out.temp_path, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
+    if (code < 0 && xattn_manifest_write(out.temp_path, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
     if (code >= 0) cli_error_rename(&err, out.temp_path, o->dir);
     out.check_old = heat_dir_check_old; /* the old folder is deleted only if it is still ours */
     if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;

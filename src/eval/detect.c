@@ -1,8 +1,9 @@
 /* detect.c — the shapes-world object detector: palette classification, the border's mode as
- * background, connected components per colour, holes, and template matching (detect.h,
+ * background, connected components per colour, holes, and template matching (xattn_shapes.h,
  * docs/eval.md). */
-#include "eval/detect.h"
+#include "xattn_shapes.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* heat_iou.c — thresholded heatmap vs mask IoU (heat_iou.h). */
-#include "eval/heat_iou.h"
+/* heat_iou.c — thresholded heatmap vs mask IoU (xattn_shapes.h). */
+#include "xattn_shapes.h"
 
 #include <math.h>
 

@@ -1,7 +1,8 @@
-/* prompts.c — reading the adherence prompt file (prompts.h, docs/eval.md). */
+/* prompts.c — reading the adherence prompt file (xattn_shapes.h, docs/eval.md). */
 #define _POSIX_C_SOURCE 200809L
-#include "eval/prompts.h"
+#include "xattn_shapes.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

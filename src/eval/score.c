@@ -1,5 +1,5 @@
-/* score.c — the GenEval-style checks (score.h, docs/eval.md). */
-#include "eval/score.h"
+/* score.c — the GenEval-style checks (xattn_shapes.h, docs/eval.md). */
+#include "xattn_shapes.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* truth.c — streaming a dataset folder's truth.jsonl with its images, and comparing a
- * detection with the truth (truth.h). */
+ * detection with the truth (xattn_shapes.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "eval/truth.h"
+#include "xattn_shapes.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -19,7 +19,6 @@
 #include "heat/heat_image.h"
 #include "xattn_io.h"
 #include "util/error.h"
-#include "util/manifest.h"
 #include "util/utf8.h"
 
 #define GRID_COLUMNS 6
@@ -227,7 +226,7 @@ xattn_status xattn_heatmaps_dir_replaceable(const char *dir, xattn_error *err) {
     if (!S_ISDIR(st.st_mode)) return xattn_fail(err, XATTN_ERR_IO, "%s: exists and is not a folder", dir);
     char name[4096];
     const char *why = "";
-    int found = manifest_first_foreign(dir, name, sizeof name, &why);
+    int found = xattn_manifest_first_foreign(dir, name, sizeof name, &why);
     if (found < 0)
         return xattn_fail(err, XATTN_ERR_IO, "%s: cannot read the folder %s: %s", dir, name, strerror(errno));
     if (found)
@@ -241,7 +240,7 @@ xattn_status xattn_heatmaps_dir_replaceable(const char *dir, xattn_error *err) {
 xattn_status heat_dir_check_old(const char *old_dir, const char *final_dir, xattn_error *err) {
     char name[4096];
     const char *why = "";
-    int found = manifest_first_foreign(old_dir, name, sizeof name, &why);
+    int found = xattn_manifest_first_foreign(old_dir, name, sizeof name, &why);
     if (found == 0) return XATTN_OK;
     size_t n = strlen(old_dir); /* name the entry under the folder's own name, not the temporary */
     return xattn_fail(err, XATTN_ERR_IO,

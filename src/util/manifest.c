@@ -1,6 +1,6 @@
 /* manifest.c — see manifest.h. */
 #define _DEFAULT_SOURCE /* scandir, alphasort */
-#include "util/manifest.h"
+#include "xattn_io.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -57,7 +57,7 @@ static int list_files(const char *dir, const char *rel, int depth, cJSON *files)
                             (int)sizeof sub ||
                         snprintf(full, sizeof full, "%s/%s", dir, sub) >= (int)sizeof full;
         struct stat st;
-        if (rc == 0 && (depth > 0 || strcmp(sub, MANIFEST_NAME) != 0)) {
+        if (rc == 0 && (depth > 0 || strcmp(sub, XATTN_MANIFEST_NAME) != 0)) {
             if (long_name) {
                 errno = ENAMETOOLONG;
                 rc = -1;
@@ -108,7 +108,7 @@ static cJSON *entry(const char *dir, const char *rel) {
     return f;
 }
 
-xattn_status manifest_write(const char *dir, xattn_error *err) {
+xattn_status xattn_manifest_write(const char *dir, xattn_error *err) {
     cJSON *root = cJSON_CreateObject(), *files = NULL;
     if (!root || !cJSON_AddStringToObject(root, "written_by", "xattn") ||
         !cJSON_AddNumberToObject(root, "version", 1) || !(files = cJSON_AddArrayToObject(root, "files"))) {
@@ -123,18 +123,18 @@ xattn_status manifest_write(const char *dir, xattn_error *err) {
     return save(dir, root, err);
 }
 
-/* Writes root (then frees it) as dir/MANIFEST_NAME. */
+/* Writes root (then frees it) as dir/XATTN_MANIFEST_NAME. */
 static xattn_status save(const char *dir, cJSON *root, xattn_error *err) {
     char *text = json_print_utf8(root, 1);
     cJSON_Delete(root);
     if (!text) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
-    size_t cap = strlen(dir) + sizeof MANIFEST_NAME + 2;
+    size_t cap = strlen(dir) + sizeof XATTN_MANIFEST_NAME + 2;
     char *path = malloc(cap);
     if (!path) {
         free(text);
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
     }
-    snprintf(path, cap, "%s/%s", dir, MANIFEST_NAME);
+    snprintf(path, cap, "%s/%s", dir, XATTN_MANIFEST_NAME);
     atomic_file f;
     xattn_status st = atomic_file_open(&f, path, err);
     if (st == XATTN_OK) {
@@ -158,7 +158,7 @@ static xattn_status save(const char *dir, cJSON *root, xattn_error *err) {
 /* The manifest's "files" array, or NULL when there is no valid manifest. */
 static cJSON *load_manifest(const char *dir) {
     char path[2 * PATH_CAP];
-    if (snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_NAME) >= (int)sizeof path) return NULL;
+    if (snprintf(path, sizeof path, "%s/%s", dir, XATTN_MANIFEST_NAME) >= (int)sizeof path) return NULL;
     struct stat st;
     if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) return NULL;
     FILE *fp = fopen(path, "rb");
@@ -228,7 +228,7 @@ static int check_dir(const char *dir, const char *rel, int depth, const cJSON *f
                             (int)sizeof sub ||
                         snprintf(full, sizeof full, "%s/%s", dir, sub) >= (int)sizeof full;
         free(entries[i]);
-        if (found || (depth == 0 && files && strcmp(sub, MANIFEST_NAME) == 0)) continue;
+        if (found || (depth == 0 && files && strcmp(sub, XATTN_MANIFEST_NAME) == 0)) continue;
         struct stat st;
         const cJSON *f = files ? find_file(files, sub) : NULL;
         if (long_name) {
@@ -261,7 +261,7 @@ static int check_dir(const char *dir, const char *rel, int depth, const cJSON *f
     return found;
 }
 
-int manifest_owns(const char *dir, const char *rel, const char **why) {
+int xattn_manifest_owns(const char *dir, const char *rel, const char **why) {
     char full[2 * PATH_CAP];
     struct stat st;
     *why = "";
@@ -281,7 +281,7 @@ int manifest_owns(const char *dir, const char *rel, const char **why) {
     return owned;
 }
 
-xattn_status manifest_add(const char *dir, const char *const *rels, size_t n, xattn_error *err) {
+xattn_status xattn_manifest_add(const char *dir, const char *const *rels, size_t n, xattn_error *err) {
     cJSON *old = load_manifest(dir), *root = cJSON_CreateObject(), *files = NULL;
     if (!root || !cJSON_AddStringToObject(root, "written_by", "xattn") ||
         !cJSON_AddNumberToObject(root, "version", 1) || !(files = cJSON_AddArrayToObject(root, "files"))) {
@@ -313,7 +313,7 @@ xattn_status manifest_add(const char *dir, const char *const *rels, size_t n, xa
     return save(dir, root, err);
 }
 
-int manifest_first_foreign(const char *dir, char *name, size_t cap, const char **why) {
+int xattn_manifest_first_foreign(const char *dir, char *name, size_t cap, const char **why) {
     cJSON *files = load_manifest(dir);
     *why = "";
     int found = check_dir(dir, "", 0, files, name, cap, why);

@@ -1,6 +1,6 @@
 /* world.c — drawing a shapes-world scene: vocabulary tables, the per-image PRNG, placement by
- * rejection sampling, rasterisation and the caption. See world.h and docs/shapes-world.md. */
-#include "world/world.h"
+ * rejection sampling, rasterisation and the caption. See xattn_shapes.h and docs/shapes-world.md. */
+#include "xattn_shapes.h"
 
 #include <math.h>
 #include <stdlib.h>

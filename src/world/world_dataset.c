@@ -1,7 +1,7 @@
 /* world_dataset.c — truth.jsonl / world.json records and the dataset folder writer. See
- * world_dataset.h. */
+ * xattn_shapes.h. */
 #define _GNU_SOURCE /* syncfs */
-#include "world/world_dataset.h"
+#include "xattn_shapes.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

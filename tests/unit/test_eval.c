@@ -16,13 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/detect.h"
-#include "eval/prompts.h"
-#include "eval/score.h"
-#include "eval/truth.h"
 #include "test_util.h"
-#include "world/world.h"
-#include "world/world_dataset.h"
+#include "xattn_shapes.h"
 
 enum { S = WORLD_SIZE, N_TRUTH_PER_SPLIT = 500, N_NOISE = 1000, SHOW_FAILURES = 5 };
 
@@ -709,6 +704,146 @@ static void test_truth_folder(void **state) {
           err.msg);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* the adherence run and tally (src/eval/adherence.c)                                          */
+
+typedef struct image_log {
+    size_t started, images, stop_after; /* stop_after 0: never */
+    int in_order;
+} image_log;
+
+static int log_start(size_t n_images, void *user) {
+    image_log *log = user;
+    log->started++;
+    log->in_order &= n_images == 0; /* truth mode does not know its count */
+    return 0;
+}
+
+static int log_image(const eval_adherence_image *im, void *user) {
+    image_log *log = user;
+    log->images++;
+    log->in_order &= im->done == log->images && im->index == log->images - 1 && im->id == im->index &&
+                     im->exact && im->pass && im->size == S && im->embedding == NULL;
+    return log->stop_after && log->images == log->stop_after;
+}
+
+static void test_adherence_tally(void **state) {
+    (void)state;
+    /* overall = the mean over the categories with images: (1/2 + 3/3) / 2 */
+    eval_adherence_tally t = {0};
+    t.images[EVAL_SINGLE] = 2, t.passed[EVAL_SINGLE] = 1;
+    t.images[EVAL_COUNT] = 3, t.passed[EVAL_COUNT] = 3;
+    CHECK(fabs(eval_adherence_overall(&t) - 0.75) < 1e-12, "overall %g", eval_adherence_overall(&t));
+    CHECK(eval_adherence_category_score(&t, EVAL_TWO) == 0.0, "a category without images scores 0");
+    CHECK(eval_adherence_pairs_score(&t) == 0.0, "no pairs asked: 0");
+    t.pairs_asked = 4, t.pairs_drawn = 3;
+    CHECK(eval_adherence_pairs_score(&t) == 0.75, "pairs %g", eval_adherence_pairs_score(&t));
+
+    /* truth mode on a fresh folder: every image passes and is exact, reported in order */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/set", temp_dir("eval_adherence"));
+    xattn_error err = {0};
+    CHECK(world_write_dataset(dir, 5, WORLD_TRAIN, 20, WORLD_FORMAT_PNG, NULL, NULL, &err) == XATTN_OK,
+          "write: %s", err.msg);
+    image_log log = {0, 0, 0, 1};
+    eval_adherence_callbacks cb = {log_start, log_image, &log};
+    CHECK(eval_adherence_truth(dir, &cb, &t, &err) == XATTN_OK, "truth: %s", err.msg);
+    CHECK(log.started == 1 && log.images == 20 && log.in_order, "callbacks: %zu starts, %zu images",
+          log.started, log.images);
+    CHECK(t.total == 20 && t.total_passed == 20 && t.exact == 20 && eval_adherence_overall(&t) == 1.0,
+          "tally: %zu images, %zu passed, %zu exact", t.total, t.total_passed, t.exact);
+
+    /* a callback's non-zero return stops the run */
+    image_log stop = {0, 0, 5, 1};
+    cb.user = &stop;
+    CHECK(eval_adherence_truth(dir, &cb, &t, &err) == XATTN_ERR_CANCELLED && stop.images == 5,
+          "stop after 5: %zu images, '%s'", stop.images, err.msg);
+    CHECK(eval_adherence_truth(dir, NULL, &t, &err) == XATTN_OK && t.total == 20, "no callbacks: %s",
+          err.msg);
+
+    /* a folder without records */
+    write_file(dir, "truth.jsonl", "");
+    CHECK(eval_adherence_truth(dir, NULL, &t, &err) == XATTN_ERR_FORMAT &&
+              strstr(err.msg, "truth.jsonl: no records"), "empty: '%s'", err.msg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the heatmap prompt file and tally (src/eval/heat_eval.c)                                    */
+
+static void test_heat_prompt_file(void **state) {
+    (void)state;
+    const char *dir = temp_dir("eval_heat_prompts");
+    /* words 1..3 "large red circle": size (not scored), colour, shape; a count group "crosses" */
+    const char *good =
+        "{\"prompt\":\"a large red circle and two crosses\",\"embedding\":\"e/1.safetensors\","
+        "\"image\":\"i.png\",\"mask\":\"/abs/m.png\",\"objects\":[{\"shape\":\"circle\",\"color\":\"red\","
+        "\"words\":[1,2,3],\"mask_index\":1},{\"shape\":\"cross\",\"words\":[6],\"mask_index\":[2,3]}]}\n";
+    char text[2048];
+    snprintf(text, sizeof text, "\n%s", good);
+    const char *path = write_file(dir, "good.jsonl", text);
+    eval_heat_prompts set;
+    xattn_error err = {0};
+    CHECK(eval_heat_prompts_load(path, 0, &set, &err) == XATTN_OK, "good file: %s", err.msg);
+    CHECK(set.n == 1 && set.lines[0].line == 2 && set.lines[0].n_words == 7 && set.lines[0].n_objects == 2,
+          "%zu lines", set.n);
+    const eval_heat_line *l = &set.lines[0];
+    char want[4200];
+    snprintf(want, sizeof want, "%s/e/1.safetensors", dir);
+    CHECK(strcmp(l->embedding, want) == 0 && strcmp(l->mask, "/abs/m.png") == 0, "paths '%s' '%s'",
+          l->embedding, l->mask);
+    CHECK(l->n_scored == 3, "%zu scored words", l->n_scored);
+    CHECK(l->scored[0].word == 2 && l->scored[0].kind == EVAL_HEAT_COLOR && l->scored[0].select == 2u &&
+              l->scored[1].word == 3 && l->scored[1].kind == EVAL_HEAT_SHAPE &&
+              l->scored[2].word == 6 && l->scored[2].kind == EVAL_HEAT_SHAPE &&
+              l->scored[2].object == 1 && l->scored[2].select == (4u | 8u),
+          "scored words parsed wrong");
+    CHECK(l->shape[1] == WORLD_CROSS && l->color[1] == -1, "object 1: shape %d colour %d", l->shape[1],
+          l->color[1]);
+    eval_heat_prompts_free(&set);
+
+    static const struct {
+        int generated;
+        const char *line, *want;
+    } bad[] = {
+        {0, "{\"prompt\":\"a ring\",\"embedding\":\"e\",\"objects\":[]}", "\"image\": missing"},
+        {0, "{\"prompt\":\"a ring\",\"embedding\":\"e\",\"image\":\"i\",\"mask\":\"m\",\"objects\":[{\"shape\":"
+            "\"ring\",\"words\":[1],\"mask_index\":0}]}", "object 0: \"mask_index\": values must be"},
+        {0, "{\"prompt\":\"a ring\",\"embedding\":\"e\",\"image\":\"i\",\"mask\":\"m\",\"objects\":[{\"shape\":"
+            "\"ring\",\"words\":[2],\"mask_index\":1}]}", "\"words\": a value is not a caption word index (0..1)"},
+        {0, "{\"prompt\":\"a ring\",\"embedding\":\"e\",\"image\":\"i\",\"mask\":\"m\",\"objects\":[]}",
+         "\"objects\": missing or empty"},
+        {1, "{\"prompt\":\"a ring\",\"embedding\":\"e\",\"objects\":[{\"shape\":\"star\",\"words\":[1]}]}",
+         "object 0: generated mode needs a world \"shape\""},
+        {0, "[1]", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s\n", good, bad[i].line);
+        path = write_file(dir, "bad.jsonl", text);
+        memset(&err, 0, sizeof err);
+        xattn_status st = eval_heat_prompts_load(path, bad[i].generated, &set, &err);
+        CHECK(st != XATTN_OK && set.n == 0 && set.lines == NULL, "bad line %zu accepted", i);
+        CHECK(strstr(err.msg, "bad.jsonl:2: ") && strstr(err.msg, bad[i].want), "bad line %zu: '%s' lacks '%s'",
+              i, err.msg, bad[i].want);
+    }
+    /* generated mode needs no image, mask or mask_index */
+    path = write_file(dir, "gen.jsonl", "{\"prompt\":\"a red ring\",\"embedding\":\"e\",\"objects\":"
+                                        "[{\"shape\":\"ring\",\"color\":\"red\",\"words\":[1,2]}]}\n");
+    CHECK(eval_heat_prompts_load(path, 1, &set, &err) == XATTN_OK && set.lines[0].n_scored == 2 &&
+              set.lines[0].scored[0].select == 0, "generated: %s", err.msg);
+    eval_heat_prompts_free(&set);
+    path = write_file(dir, "empty.jsonl", "\n \n");
+    CHECK(eval_heat_prompts_load(path, 0, &set, &err) == XATTN_ERR_FORMAT && strstr(err.msg, "no prompts"),
+          "empty: '%s'", err.msg);
+
+    /* mIoU per kind and overall: the mean over the words */
+    eval_heat_tally t = {{1.5, 0.25}, {3, 1}};
+    CHECK(eval_heat_count(&t, EVAL_HEAT_N_KINDS) == 4 && eval_heat_miou(&t, EVAL_HEAT_SHAPE) == 0.5 &&
+              eval_heat_miou(&t, EVAL_HEAT_COLOR) == 0.25 && eval_heat_miou(&t, EVAL_HEAT_N_KINDS) == 0.4375,
+          "miou");
+    eval_heat_tally none = {{0, 0}, {0, 0}};
+    CHECK(eval_heat_miou(&none, EVAL_HEAT_N_KINDS) == 0.0, "no words: 0");
+}
+
 /* eval_detect_labeled's labels are the objects' pixels: on ground-truth scenes each detected
  * object's labelled region is one truth object's mask (IoU >= 0.99 for every region; measured:
  * 1.0 for all 713 objects of these 400 scenes). */
@@ -758,7 +893,8 @@ int main(void) {
         cmocka_unit_test(test_scoring_by_hand),       cmocka_unit_test(test_relation_rule_is_the_worlds),
         cmocka_unit_test(test_detect_errors_and_sizes), cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_truth_folder),          cmocka_unit_test(test_detect_labels),
-        cmocka_unit_test(test_holdout_pairs),
+        cmocka_unit_test(test_holdout_pairs),         cmocka_unit_test(test_adherence_tally),
+        cmocka_unit_test(test_heat_prompt_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

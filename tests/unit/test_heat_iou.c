@@ -1,4 +1,4 @@
-/* test_heat_iou.c — the heatmap-vs-mask score of `xattn eval heatmaps` (src/eval/heat_iou.h) on
+/* test_heat_iou.c — the heatmap-vs-mask score of `xattn eval heatmaps` (include/xattn_shapes.h) on
  * synthetic maps and masks whose IoU is known by construction. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "eval/heat_iou.h"
+#include "xattn_shapes.h"
 
 enum { S = 16, N = S * S };
 

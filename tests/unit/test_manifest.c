@@ -1,5 +1,5 @@
 /* test_manifest.c — the ownership of a folder xattn replaces as a whole: SHA-256 against the
- * FIPS 180-4 examples, manifest_write / manifest_first_foreign (util/manifest.h) on folders
+ * FIPS 180-4 examples, xattn_manifest_write / xattn_manifest_first_foreign (util/manifest.h) on folders
  * with a foreign, added, changed or linked entry, and atomic_dir_commit's check_old hook, which
  * must put the old folder back instead of deleting it when the check refuses it. */
 #define _DEFAULT_SOURCE
@@ -18,7 +18,7 @@
 #include "util/atomic_dir.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/manifest.h"
+#include "xattn_io.h"
 #include "util/sha256.h"
 #include "test_util.h"
 
@@ -97,9 +97,9 @@ static void test_manifest_ownership(void **state) {
     mkdir(dir, 0777);
     char name[8192], path[4096];
     const char *why;
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 0); /* empty: fine */
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 0); /* empty: fine */
     put(dir, "2024-06-holiday.png", "a photo");
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 1);
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 1);
     sub(path, sizeof path, dir, "2024-06-holiday.png");
     assert_string_equal(name, path);
 
@@ -109,37 +109,37 @@ static void test_manifest_ownership(void **state) {
     mkdir(path, 0777);
     put(path, "grid.png", "grid");
     xattn_error err = {0};
-    assert_int_equal(manifest_write(dir, &err), XATTN_OK);
-    CHECK(manifest_first_foreign(dir, name, sizeof name, &why) == 0, "own folder refused: %s (%s)", name, why);
+    assert_int_equal(xattn_manifest_write(dir, &err), XATTN_OK);
+    CHECK(xattn_manifest_first_foreign(dir, name, sizeof name, &why) == 0, "own folder refused: %s (%s)", name, why);
 
     put(dir, "9-b.png", "added"); /* a name like an overlay's, not listed */
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 1);
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 1);
     CHECK(strstr(name, "/9-b.png") && strstr(why, "manifest"), "%s: %s", name, why);
     sub(path, sizeof path, dir, "9-b.png");
     unlink(path);
 
     sub(path, sizeof path, dir, "1");
     put(path, "grid.png", "GRID"); /* same size, other bytes */
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 1);
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 1);
     CHECK(strstr(name, "/1/grid.png") && strstr(why, "changed"), "%s: %s", name, why);
     put(path, "grid.png", "grid");
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 0);
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 0);
 
     sub(path, sizeof path, dir, "2");
     mkdir(path, 0777); /* an empty folder xattn did not write */
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 1);
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 1);
     CHECK(strstr(name, "/2") != NULL, "%s", name);
     rmdir(path);
 
     sub(path, sizeof path, dir, "link.png");
     assert_int_equal(symlink("0-a.png", path), 0);
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 1);
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 1);
     CHECK(strstr(name, "/link.png") != NULL, "%s", name);
     unlink(path);
 
-    sub(path, sizeof path, dir, MANIFEST_NAME);
-    put(dir, MANIFEST_NAME, "{\"files\": []}"); /* not one xattn wrote */
-    assert_int_equal(manifest_first_foreign(dir, name, sizeof name, &why), 1);
+    sub(path, sizeof path, dir, XATTN_MANIFEST_NAME);
+    put(dir, XATTN_MANIFEST_NAME, "{\"files\": []}"); /* not one xattn wrote */
+    assert_int_equal(xattn_manifest_first_foreign(dir, name, sizeof name, &why), 1);
 }
 
 static xattn_status refuse(const char *old_dir, const char *final_dir, xattn_error *err) {

@@ -19,8 +19,7 @@
 #include <stb/stb_image.h>
 
 #include "test_util.h"
-#include "world/world.h"
-#include "world/world_dataset.h"
+#include "xattn_shapes.h"
 
 enum { N_CHECK = 2000 };
 
