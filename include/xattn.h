@@ -44,6 +44,12 @@ typedef struct xattn_error {
 
 const char *xattn_status_name(xattn_status s);
 
+/* Copies msg into out[cap] so that it always ends as msg ends (with the reason): a message too
+ * long for cap is shortened in the middle of its longest space-free runs (a path, a name), which
+ * become "head…tail"; with no long run, the middle of the message is cut. Never splits a UTF-8
+ * character. */
+void xattn_message_fit(char *out, size_t cap, const char *msg);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Model: a diffusers folder (unet/, scheduler/, null_prompt.safetensors)                      */
 

@@ -202,6 +202,25 @@ xattn_status xattn_image_write(const char *path, const uint8_t *pixels, size_t w
                                int channels, const xattn_text_pair *text, size_t n_text,
                                const xattn_image_options *opt, xattn_error *err);
 
+/* Writes n images, all or none: image k, pixels [n, height, width, channels] from k * height *
+ * width * channels on, to paths[k] with its text texts[k][n_texts[k]], in opt's format (or each
+ * path's), each with its sidecar where its format takes one. Every file is written under a
+ * temporary name beside it (".NAME.xattn-PID.EXT") and renamed into place only when all are
+ * written; on failure none is, and existing files keep their contents. Errors name paths[k]. */
+xattn_status xattn_images_write(const char *const *paths, size_t n, const uint8_t *pixels,
+                                size_t width, size_t height, int channels,
+                                const xattn_text_pair *const *texts, const size_t *n_texts,
+                                const xattn_image_options *opt, xattn_error *err);
+
+/* Writes the heatmaps of images 0 .. batch-1 of h's last generation as one folder, replaced
+ * whole: dir itself for one image, dir/0 ... dir/(batch-1) for more, each as
+ * xattn_heatmaps_write_as writes it (rgb: [batch, height, width, 3], the generated images), and
+ * the folder's manifest last. The folder is built beside dir and swapped in at once; the old
+ * one is deleted only if it still passes xattn_heatmaps_dir_replaceable. Errors name dir. */
+xattn_status xattn_heatmaps_write_folder(const xattn_heatmaps *h, const uint8_t *rgb,
+                                         size_t batch, const char *dir,
+                                         const xattn_image_options *opt, xattn_error *err);
+
 /* xattn_heatmaps_write with the overlays and the grid in opt's format (PNG, JPEG, BMP or TGA;
  * opt NULL or format XATTN_IMAGE_FORMAT_UNKNOWN = PNG) and quality: DIR/<i>-<word>.<ext> and
  * DIR/grid.<ext> (ext png, jpg, bmp or tga), each jpg, bmp or tga with its sidecar .json. */
@@ -271,6 +290,15 @@ xattn_status xattn_tensor_compare(const xattn_st_file *a, const xattn_st_file *b
 /* The first metadata key whose value differs between a and b (or is in only one of them);
  * NULL when the metadata is the same. */
 const char *xattn_tensor_metadata_difference(const xattn_st_file *a, const xattn_st_file *b);
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON                                                                                        */
+
+/* cJSON_PrintUnformatted (or cJSON_Print when formatted) as valid UTF-8 JSON text, whatever bytes
+ * its strings hold (each ill-formed sequence becomes U+FFFD): what every JSON writer of xattn
+ * prints. malloc'd (free with free); NULL if out of memory. */
+struct cJSON;
+char *xattn_json_print(const struct cJSON *j, int formatted);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Folders                                                                                     */

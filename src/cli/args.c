@@ -1,7 +1,8 @@
 #define _GNU_SOURCE /* vasprintf, asprintf */
-#include "cli/args.h"
+#include "args.h"
 
 #include <cjson/cJSON.h>
+#include "xattn_io.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -10,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/error.h"
-#include "util/utf8.h"
 
 void cli_error(const char *fmt, ...) {
     char line[2 * XATTN_ERROR_LEN];
@@ -35,16 +34,6 @@ void cli_error(const char *fmt, ...) {
 
 void cli_lib_error(const xattn_error *err) {
     cli_error("%s", err->msg[0] ? err->msg : xattn_status_name(err->status));
-}
-
-void cli_error_rename(xattn_error *err, const char *temp, const char *final) {
-    char *at = strstr(err->msg, temp);
-    if (!at) return;
-    char *full = NULL;
-    if (asprintf(&full, "%.*s%s%s", (int)(at - err->msg), err->msg, final, at + strlen(temp)) < 0)
-        return;
-    xattn_message_fit(err->msg, sizeof err->msg, full); /* still ends with the reason */
-    free(full);
 }
 
 void cli_args_init(cli_args *a, int argc, char **argv, const cli_option *opts, size_t n_opts) {
@@ -191,7 +180,7 @@ int cli_parse_float(const char *opt, const char *s, double lo, float *out) {
 }
 
 int cli_print_json(cJSON *j) {
-    char *text = j ? json_print_utf8(j, 0) : NULL; /* valid UTF-8 whatever the strings hold */
+    char *text = j ? xattn_json_print(j, 0) : NULL; /* valid UTF-8 whatever the strings hold */
     cJSON_Delete(j);
     if (!text) return 0;
     fputs(text, stdout);

@@ -53,9 +53,6 @@ int cli_parse_float(const char *opt, const char *s, double lo, float *out);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a library error: "xattn: <err->msg>". */
 void cli_lib_error(const xattn_error *err);
-/* Puts `final` where `temp` first appears in err->msg, so that an error about a temporary file
- * or folder (written first, renamed into place) names the user's path. */
-void cli_error_rename(xattn_error *err, const char *temp, const char *final);
 
 /* Prints j compact, as one line on stdout (flushed), and frees it. Returns 1, or 0 when j is
  * NULL or printing runs out of memory (nothing printed; the caller reports it). */

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
-#include "cli/output_path.h"
-#include "cli/commands.h"
-#include "cli/compare.h"
+#include "args.h"
+#include "output_path.h"
+#include "commands.h"
+#include "compare.h"
 #include "xattn_io.h"
 
 static const char compare_usage[] =

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
-#include "cli/progress.h"
+#include "args.h"
+#include "commands.h"
+#include "progress.h"
 #include "xattn_shapes.h"
 
 static const char dataset_usage[] =

@@ -17,13 +17,13 @@
 
 #include <stb/stb_image_resize.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
-#include "cli/heat_options.h"
-#include "cli/output_format.h"
-#include "cli/output_path.h"
-#include "cli/progress.h"
-#include "cli/sampling_options.h"
+#include "args.h"
+#include "commands.h"
+#include "heat_options.h"
+#include "output_format.h"
+#include "output_path.h"
+#include "progress.h"
+#include "sampling_options.h"
 #include "xattn_io.h"
 
 static const char denoise_usage[] =

@@ -19,11 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
-#include "cli/eval_heatmaps.h"
-#include "cli/progress.h"
-#include "cli/sampling_options.h"
+#include "args.h"
+#include "commands.h"
+#include "eval_heatmaps.h"
+#include "progress.h"
+#include "sampling_options.h"
 #include "xattn_io.h"
 #include "xattn_shapes.h"
 

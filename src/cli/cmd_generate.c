@@ -2,27 +2,22 @@
  * extension; cli/output_format.h).
  *
  * Order of work: parse and check the command line (exit 2), check the output folder, load the
- * prompts and the model and check their widths (exit 1), sample all images, then write them.
- * Outputs are all-or-nothing: with --batch N every image is first written (atomically) to a
- * hidden temporary name beside its final name; only when all N are written are they renamed
- * into place, and on any failure the temporaries are removed, so existing files keep their old
- * contents. An image's sidecar (OUT.jpg.json, ...) is written and renamed with it. (A rename
- * failing half way — which a same-folder rename practically never does —
- * leaves the images renamed so far; the rest are removed.) */
+ * prompts and the model and check their widths (exit 1), sample all images, then write them,
+ * all or none (xattn_images_write: with --batch N nothing is renamed into place before all N
+ * images and their sidecars are written). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
-#include "cli/heat_options.h"
-#include "cli/output_format.h"
-#include "cli/output_path.h"
-#include "cli/progress.h"
-#include "cli/sampling_options.h"
+#include "args.h"
+#include "commands.h"
+#include "heat_options.h"
+#include "output_format.h"
+#include "output_path.h"
+#include "progress.h"
+#include "sampling_options.h"
 #include "xattn_io.h"
 
 static const char generate_usage[] =
@@ -162,19 +157,6 @@ fail:
     return NULL;
 }
 
-/* "<dir>/.<name>.xattn-<pid>.png" (path's extension): a temporary beside `path`, in the same
- * folder. */
-static char *temporary_name(const char *path) {
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path + 1) : 0;
-    size_t cap = 2 * strlen(path) + 48;
-    char *t = malloc(cap);
-    if (t)
-        snprintf(t, cap, "%.*s.%s.xattn-%ld%s", (int)dir_len, path, path + dir_len,
-                 (long)getpid(), extension(path));
-    return t;
-}
-
 static void free_names(char **names, int n) {
     if (!names) return;
     for (int k = 0; k < n; k++) free(names[k]);
@@ -210,81 +192,32 @@ static void fill_text(text_chunks *tc, const generate_args *g, const xattn_promp
 /* ------------------------------------------------------------------------------------------ */
 /* Writing                                                                                     */
 
-/* Writes every image or none (see the top of the file), each with its sidecar when its format
- * takes one. Prints the error; returns 0 on success. */
+/* Writes every image or none (xattn_images_write), each with its parameters. Prints the error;
+ * returns 0 on success. */
 static int write_images(const generate_args *g, char **names, const float *images, int channels,
                         size_t size, const xattn_prompt *cond, const xattn_prompt *uncond) {
-    int n = g->s.params.batch;
-    size_t plane = size * size;
-    int sidecar = !xattn_image_format_has_text(g->fmt.image.format);
-    uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
-    char **temps = calloc((size_t)n, sizeof *temps);
-    char **side_temps = calloc((size_t)n, sizeof *side_temps); /* sidecar: temps[k].json */
-    char *side_name = NULL;
-    text_chunks text;
+    size_t n = (size_t)g->s.params.batch, plane = size * size;
+    uint8_t *rgb = malloc(n * plane * 3);                /* [B, S, S, 3] */
+    text_chunks *text = calloc(n, sizeof *text);
+    const xattn_text_pair **pairs = calloc(n, sizeof *pairs);
+    size_t *n_pairs = calloc(n, sizeof *n_pairs);
     xattn_error err = {0};
-    int written = 0, ok = 0;
-    if (!rgb || !temps || !side_temps) {
+    int ok = 0;
+    if (!rgb || !text || !pairs || !n_pairs) {
         cli_error("%s: out of memory", names[0]);
-        goto done;
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            xattn_image_to_rgb8(images + k * (size_t)channels * plane, channels, size, size,
+                                rgb + k * plane * 3);
+            fill_text(&text[k], g, cond, uncond, (int)k);
+            pairs[k] = text[k].t.pairs;
+            n_pairs[k] = text[k].t.n;
+        }
+        ok = xattn_images_write((const char *const *)names, n, rgb, size, size, 3, pairs, n_pairs,
+                                &g->fmt.image, &err) == XATTN_OK;
+        if (!ok) cli_lib_error(&err);
     }
-    for (int k = 0; k < n; k++) {
-        const float *image = images + (size_t)k * (size_t)channels * plane; /* [C, S, S] */
-        xattn_image_to_rgb8(image, channels, size, size, rgb);
-        fill_text(&text, g, cond, uncond, k);
-        if (n == 1) {
-            if (xattn_image_write(names[0], rgb, size, size, 3, text.t.pairs, text.t.n, &g->fmt.image,
-                                 &err) != XATTN_OK) {
-                cli_lib_error(&err);
-                goto done;
-            }
-            ok = 1;
-            goto done;
-        }
-        temps[k] = temporary_name(names[k]);
-        if (temps[k] && sidecar) side_temps[k] = xattn_image_sidecar_path(temps[k]);
-        if (!temps[k] || (sidecar && !side_temps[k])) {
-            cli_error("%s: out of memory", names[k]);
-            goto done;
-        }
-        if (xattn_image_write(temps[k], rgb, size, size, 3, text.t.pairs, text.t.n, &g->fmt.image,
-                             &err) != XATTN_OK) {
-            cli_error_rename(&err, temps[k], names[k]);
-            cli_lib_error(&err);
-            goto done;
-        }
-        written = k + 1;
-    }
-    for (int k = 0; k < n; k++) {
-        if (rename(temps[k], names[k]) != 0) {
-            cli_error("%s: cannot write: %s", names[k], strerror(errno));
-            goto done;
-        }
-        free(temps[k]);
-        temps[k] = NULL;
-        if (!sidecar) continue;
-        side_name = xattn_image_sidecar_path(names[k]);
-        if (!side_name || rename(side_temps[k], side_name) != 0) {
-            cli_error("%s.json: cannot write: %s", names[k], side_name ? strerror(errno) : "out of memory");
-            goto done;
-        }
-        free(side_name);
-        side_name = NULL;
-        free(side_temps[k]);
-        side_temps[k] = NULL;
-    }
-    ok = 1;
-done:
-    for (int k = 0; k < written; k++) {
-        if (temps[k]) remove(temps[k]);
-        if (side_temps[k]) remove(side_temps[k]);
-    }
-    for (int k = 0; temps && k < n; k++) free(temps[k]);
-    for (int k = 0; side_temps && k < n; k++) free(side_temps[k]);
-    free(temps);
-    free(side_temps);
-    free(side_name);
-    free(rgb);
+    free(n_pairs), free(pairs), free(text), free(rgb);
     return ok ? 0 : -1;
 }
 

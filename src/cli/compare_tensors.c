@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/args.h"
-#include "cli/compare.h"
+#include "args.h"
+#include "compare.h"
 #include "xattn_io.h"
 
 /* "[8, 32, 32]" into buf. */

@@ -1,6 +1,6 @@
 /* heat_options.c — see heat_options.h. */
 #define _GNU_SOURCE /* strndup, realpath */
-#include "cli/heat_options.h"
+#include "heat_options.h"
 
 #include <sys/stat.h>
 #include <limits.h>
@@ -9,11 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli/args.h"
-#include "heat/heat.h"
+#include "args.h"
 #include "xattn_io.h"
-#include "util/atomic_dir.h"
-#include "util/error.h"
 
 void heat_options_init(heat_options *o) {
     memset(o, 0, sizeof *o);
@@ -225,38 +222,18 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
                        size_t size) {
     if (!o->dir || !o->heatmaps) return -1;
     size_t plane = size * size;
-    uint8_t *rgb = malloc(plane * 3); /* [S, S, 3] */
+    uint8_t *rgb = malloc(batch * plane * 3); /* [B, S, S, 3] */
     xattn_error err = {0};
-    atomic_dir out; /* the whole folder appears at once (util/atomic_dir.h) */
     if (!rgb) {
         cli_error("%s: out of memory", o->dir);
         return CLI_EXIT_INPUT;
     }
-    if (atomic_dir_open(&out, o->dir, &err) != XATTN_OK) {
-        free(rgb);
-        cli_lib_error(&err);
-        return CLI_EXIT_INPUT;
-    }
-    char *dir = malloc(strlen(out.temp_path) + 24);
-    int code = dir ? -1 : CLI_EXIT_INPUT;
-    if (!dir) xattn_fail(&err, XATTN_ERR_NOMEM, "%s: out of memory", o->dir);
-    for (size_t k = 0; code < 0 && k < batch; k++) {
-        const float *image = images + k * (size_t)channels * plane; /* [C, S, S] */
-        xattn_image_to_rgb8(image, channels, size, size, rgb);
-        if (batch == 1)
-            strcpy(dir, out.temp_path);
-        else
-            sprintf(dir, "%s/%zu", out.temp_path, k);
-        if (xattn_heatmaps_write_as(o->heatmaps, k, rgb, dir, &o->image, &err) != XATTN_OK)
-            code = CLI_EXIT_INPUT;
-    }
-    /* the manifest last: it lists every file, so that a later run may replace the folder */
-    if (code < 0 && xattn_manifest_write(out.temp_path, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
-    if (code >= 0) cli_error_rename(&err, out.temp_path, o->dir);
-    out.check_old = heat_dir_check_old; /* the old folder is deleted only if it is still ours */
-    if (code < 0 && atomic_dir_commit(&out, &err) != XATTN_OK) code = CLI_EXIT_INPUT;
-    atomic_dir_abort(&out);
-    if (code >= 0) cli_lib_error(&err);
-    free(dir), free(rgb);
-    return code;
+    for (size_t k = 0; k < batch; k++)
+        xattn_image_to_rgb8(images + k * (size_t)channels * plane, channels, size, size,
+                            rgb + k * plane * 3);
+    xattn_status st = xattn_heatmaps_write_folder(o->heatmaps, rgb, batch, o->dir, &o->image, &err);
+    free(rgb);
+    if (st == XATTN_OK) return -1;
+    cli_lib_error(&err);
+    return CLI_EXIT_INPUT;
 }

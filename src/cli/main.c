@@ -5,8 +5,8 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
+#include "args.h"
+#include "commands.h"
 
 static const char usage_text[] =
     "usage: xattn <command> [options]\n"

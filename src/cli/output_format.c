@@ -1,9 +1,9 @@
 /* output_format.c — see output_format.h. */
-#include "cli/output_format.h"
+#include "output_format.h"
 
 #include <stdio.h>
 
-#include "cli/args.h"
+#include "args.h"
 
 void output_format_init(output_format *f) {
     f->quality = NULL;

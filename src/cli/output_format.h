@@ -5,7 +5,7 @@
 #ifndef XATTN_CLI_OUTPUT_FORMAT_H
 #define XATTN_CLI_OUTPUT_FORMAT_H
 
-#include "cli/heat_options.h"
+#include "heat_options.h"
 #include "xattn_io.h"
 
 typedef struct output_format {

@@ -1,6 +1,6 @@
 /* output_path.c — see output_path.h. */
 #define _GNU_SOURCE /* realpath, strndup */
-#include "cli/output_path.h"
+#include "output_path.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "args.h"
 
 int cli_check_output_path(const char *path) {
     struct stat st;

@@ -1,10 +1,10 @@
 /* sampling_options.c — the options, loading and PNG text chunks the sampling commands share. */
-#include "cli/sampling_options.h"
+#include "sampling_options.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "args.h"
 
 void sampling_options_init(sampling_options *o) {
     memset(o, 0, sizeof *o);

@@ -18,6 +18,7 @@
 #include "heat/heat.h"
 #include "heat/heat_image.h"
 #include "xattn_io.h"
+#include "util/atomic_dir.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -55,7 +56,7 @@ static char *json_words(const xattn_word *w, size_t n, int tokens) {
             return NULL;
         }
     }
-    char *s = a ? json_print_utf8(a, 0) : NULL;
+    char *s = a ? xattn_json_print(a, 0) : NULL;
     cJSON_Delete(a);
     return s;
 }
@@ -70,7 +71,7 @@ static char *json_strings(const char *const *v, size_t n) {
             return NULL;
         }
     }
-    char *s = a ? json_print_utf8(a, 0) : NULL;
+    char *s = a ? xattn_json_print(a, 0) : NULL;
     cJSON_Delete(a);
     return s;
 }
@@ -248,4 +249,32 @@ xattn_status heat_dir_check_old(const char *old_dir, const char *final_dir, xatt
                       "was, and the new heatmaps were not written",
                       final_dir, final_dir, strncmp(name, old_dir, n) == 0 ? name + n : "",
                       found < 0 ? "it cannot be read" : why);
+}
+
+xattn_status xattn_heatmaps_write_folder(const xattn_heatmaps *h, const uint8_t *rgb,
+                                         size_t batch, const char *dir,
+                                         const xattn_image_options *opt, xattn_error *err) {
+    xattn_heatmaps_info info;
+    xattn_heatmaps_get_info(h, &info);
+    size_t bytes = info.height * info.width * 3; /* one image [H, W, 3] */
+    atomic_dir out; /* the whole folder appears at once (util/atomic_dir.h) */
+    xattn_status st = atomic_dir_open(&out, dir, err);
+    if (st != XATTN_OK) return st;
+    char *sub = malloc(strlen(out.temp_path) + 24);
+    if (!sub) st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
+    for (size_t k = 0; st == XATTN_OK && k < batch; k++) {
+        if (batch == 1)
+            strcpy(sub, out.temp_path);
+        else
+            sprintf(sub, "%s/%zu", out.temp_path, k);
+        st = xattn_heatmaps_write_as(h, k, rgb + k * bytes, sub, opt, err);
+    }
+    /* the manifest last: it lists every file, so that a later run may replace the folder */
+    if (st == XATTN_OK) st = xattn_manifest_write(out.temp_path, err);
+    out.check_old = heat_dir_check_old; /* the old folder is deleted only if it is still ours */
+    if (st == XATTN_OK) st = atomic_dir_commit(&out, err);
+    if (st != XATTN_OK) xattn_error_rename(err, out.temp_path, dir);
+    atomic_dir_abort(&out);
+    free(sub);
+    return st;
 }

@@ -4,10 +4,11 @@
  * libpng reports errors by longjmp: every libpng call runs inside a small helper that owns the
  * setjmp, and everything that must survive a longjmp lives behind a pointer the caller owns. */
 #define _POSIX_C_SOURCE 200809L
-#include <png.h> /* before image_io.h, which otherwise maps png_info & co. to its own names */
+#include <png.h>
 
 #include "xattn_io.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -16,6 +16,7 @@
 #include <stb/stb_image_write.h>
 
 #include "util/atomic_file.h"
+#include "util/atomic_set.h"
 #include "util/error.h"
 
 #define STB_MAX_SIDE 65535u /* JPEG and TGA store each side in 16 bits */
@@ -259,4 +260,48 @@ xattn_status xattn_image_write(const char *path, const uint8_t *pixels, size_t w
         if (!text[i].key || !text[i].value || !text[i].key[0] || strlen(text[i].key) > 79)
             return xattn_fail(err, XATTN_ERR_VALUE, "%s: text %zu has an invalid key", path, i);
     return write_with_sidecar(path, f, pixels, width, height, channels, text, n_text, opt, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A batch: all images or none (util/atomic_set.h)                                           */
+
+xattn_status xattn_images_write(const char *const *paths, size_t n, const uint8_t *pixels,
+                                size_t width, size_t height, int channels,
+                                const xattn_text_pair *const *texts, const size_t *n_texts,
+                                const xattn_image_options *opt, xattn_error *err) {
+    if (n == 1)
+        return xattn_image_write(paths[0], pixels, width, height, channels, texts[0], n_texts[0],
+                                 opt, err);
+    size_t bytes = width * height * (size_t)channels; /* one image [H, W, C] */
+    atomic_set set;
+    atomic_set_init(&set);
+    xattn_status st = XATTN_OK;
+    char *side_final = NULL, *side_temp = NULL;
+    for (size_t k = 0; k < n && st == XATTN_OK; k++) {
+        const char *temp;
+        xattn_image_format f = opt && opt->format ? opt->format
+                                                  : xattn_image_format_from_path(paths[k]);
+        if ((st = atomic_set_add(&set, paths[k], NULL, &temp, err)) != XATTN_OK) break;
+        if (!xattn_image_format_has_text(f)) { /* its sidecar: temp.json -> paths[k].json */
+            side_final = xattn_image_sidecar_path(paths[k]);
+            side_temp = xattn_image_sidecar_path(temp);
+            const char *t2;
+            st = side_final && side_temp
+                     ? atomic_set_add(&set, side_final, side_temp, &t2, err)
+                     : xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", paths[k]);
+            free(side_final), free(side_temp);
+            side_final = side_temp = NULL;
+            if (st != XATTN_OK) break;
+        }
+        st = xattn_image_write(temp, pixels + k * bytes, width, height, channels, texts[k],
+                               n_texts[k], opt, err);
+        if (st != XATTN_OK) {
+            xattn_error_rename(err, temp, paths[k]);
+            break;
+        }
+        atomic_set_written(&set);
+    }
+    if (st == XATTN_OK) st = atomic_set_commit(&set, err);
+    atomic_set_abort(&set);
+    return st;
 }

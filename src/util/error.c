@@ -105,3 +105,13 @@ const char *xattn_status_name(xattn_status s) {
     }
     return "unknown";
 }
+
+void xattn_error_rename(xattn_error *err, const char *temp, const char *final) {
+    char *at = strstr(err->msg, temp);
+    if (!at) return;
+    char *full = NULL;
+    if (asprintf(&full, "%.*s%s%s", (int)(at - err->msg), err->msg, final, at + strlen(temp)) < 0)
+        return;
+    xattn_message_fit(err->msg, sizeof err->msg, full); /* still ends with the reason */
+    free(full);
+}

@@ -10,10 +10,9 @@
 xattn_status xattn_fail(xattn_error *err, xattn_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Copies msg into out[cap] so that it always ends as msg ends (with the reason): a message too
- * long for cap is shortened in the middle of its longest space-free runs (a path, a name), which
- * become "head…tail"; with no long run, the middle of the message is cut. Never splits a UTF-8
- * character. */
-void xattn_message_fit(char *out, size_t cap, const char *msg);
+
+/* Puts `final` where `temp` first appears in err->msg, so that an error about a temporary file
+ * or folder (written first, renamed into place) names the user's path. */
+void xattn_error_rename(xattn_error *err, const char *temp, const char *final);
 
 #endif

@@ -125,7 +125,7 @@ xattn_status xattn_manifest_write(const char *dir, xattn_error *err) {
 
 /* Writes root (then frees it) as dir/XATTN_MANIFEST_NAME. */
 static xattn_status save(const char *dir, cJSON *root, xattn_error *err) {
-    char *text = json_print_utf8(root, 1);
+    char *text = xattn_json_print(root, 1);
     cJSON_Delete(root);
     if (!text) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", dir);
     size_t cap = strlen(dir) + sizeof XATTN_MANIFEST_NAME + 2;

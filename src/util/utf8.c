@@ -66,7 +66,7 @@ char *utf8_valid_dup(const char *s) {
     return fit ? fit : out;
 }
 
-char *json_print_utf8(const cJSON *j, int formatted) {
+char *xattn_json_print(const cJSON *j, int formatted) {
     char *text = formatted ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     if (!text || utf8_valid(text)) return text;
     char *valid = utf8_valid_dup(text);

@@ -11,6 +11,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "xattn_io.h" /* xattn_json_print */
+
 /* Length of the valid UTF-8 sequence at s[0..n) (1..4), or 0 when s starts an ill-formed one
  * (then *bad is the length of its maximal ill-formed subpart, >= 1). */
 size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad);
@@ -18,9 +20,5 @@ size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad);
 int utf8_valid(const char *s);
 /* A malloc'd copy of s with each ill-formed sequence as U+FFFD; NULL if out of memory. */
 char *utf8_valid_dup(const char *s);
-/* cJSON_PrintUnformatted (or cJSON_Print when formatted), as valid UTF-8: cJSON copies string
- * bytes >= 0x80 as they are, so a string holding invalid UTF-8 would print invalid JSON text.
- * malloc'd (free with free); NULL if out of memory. */
-char *json_print_utf8(const cJSON *j, int formatted);
 
 #endif

@@ -180,7 +180,7 @@ cJSON *world_vocabulary_json(uint64_t seed, world_split split, size_t count) {
 
 
 static xattn_status write_json_file(const char *path, cJSON *j, xattn_error *err) {
-    char *text = j ? json_print_utf8(j, 1) : NULL;
+    char *text = j ? xattn_json_print(j, 1) : NULL;
     if (!text)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
     atomic_file af;
@@ -252,7 +252,7 @@ static xattn_status write_scene(const char *dir, const world_scene *scene, size_
     if (st != XATTN_OK)
         return st;
     cJSON *j = world_scene_json(scene, i, split, image, mask);
-    char *line = j ? json_print_utf8(j, 0) : NULL;
+    char *line = j ? xattn_json_print(j, 0) : NULL;
     cJSON_Delete(j);
     if (!line)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s/truth.jsonl: out of memory", dir);

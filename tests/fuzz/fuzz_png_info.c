@@ -3,7 +3,7 @@
  *
  * Checked beyond "no crash": the error contract, and on success a size inside libpng's limits
  * and n_text non-NULL keys and values, and the JSON `xattn info --json` prints for them
- * (xattn_png_info_json + json_print_utf8) must be valid UTF-8 and parse back, with every key and
+ * (xattn_png_info_json + xattn_json_print) must be valid UTF-8 and parse back, with every key and
  * value as utf8_valid_dup makes it (text chunks hold any bytes). libpng itself is Debian's (not instrumented: coverage
  * counts xattn's code only; ASan still checks every buffer xattn allocates). */
 #include <cjson/cJSON.h>
@@ -17,7 +17,7 @@
 /* info --json on the accepted file: valid UTF-8, parses as JSON, and holds the text. */
 static void check_json(const xattn_png_info *info, const char *path) {
     cJSON *o = xattn_png_info_json(info, path);
-    char *text = o ? json_print_utf8(o, 0) : NULL;
+    char *text = o ? xattn_json_print(o, 0) : NULL;
     cJSON_Delete(o);
     if (!text) return; /* out of memory (allocator_may_return_null) */
     fuzz_require(utf8_valid(text), "info --json printed invalid UTF-8");

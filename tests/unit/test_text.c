@@ -1,4 +1,4 @@
-/* test_text.c — the text helpers every writer shares: utf8_valid_dup / json_print_utf8
+/* test_text.c — the text helpers every writer shares: utf8_valid_dup / xattn_json_print
  * (util/utf8.h: ill-formed UTF-8 becomes U+FFFD, valid text is unchanged) and
  * xattn_message_fit (util/error.h: a long message keeps its end, its long names cut in the
  * middle with "…"). */
@@ -57,7 +57,7 @@ static void test_json_print_utf8(void **state) {
     (void)state;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "k\xff", "a\x80</script>\"\n");
-    char *text = json_print_utf8(o, 0);
+    char *text = xattn_json_print(o, 0);
     assert_non_null(text);
     CHECK(strcmp(text, "{\"k" FFFD "\":\"a" FFFD "</script>\\\"\\n\"}") == 0, "got %s", text);
     cJSON *back = cJSON_Parse(text);
