@@ -134,7 +134,6 @@ int cmd_encode(int argc, char **argv) {
         cli_lib_error(&err);
         goto done;
     }
-    fprintf(stderr, "%s: T=%zu D=%zu tokens=%s\n", output, p->n_tokens, p->dim, tokens);
     code = CLI_EXIT_OK;
 done:
     free(tokens);

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include <utf8proc.h>
 
 #include "util/error.h"
+
+static void ascii_init(void);
 
 #define VOCAB_MAX_BYTES (64u << 20)
 #define VOCAB_MAX_TOKENS (4u << 20)
@@ -32,6 +35,7 @@ struct bert_tokenizer {
     const char *specials[5];
     size_t special_lens[5];
     size_t n_specials;
+    uint8_t special_first[256]; /* 1 for a byte that starts a special token */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -278,6 +282,7 @@ xattn_status bert_tokenizer_new(const char *vocab_path, const bert_tokenizer_con
     bert_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", vocab_path);
     t->cfg = *c;
+    ascii_init();
     xattn_status st = vocab_parse(t, vocab_path, err);
     if (st) goto fail;
     const char *names[5] = {t->cfg.pad, t->cfg.unk, t->cfg.cls, t->cfg.sep, t->cfg.mask};
@@ -291,6 +296,7 @@ xattn_status bert_tokenizer_new(const char *vocab_path, const bert_tokenizer_con
         t->specials[t->n_specials] = names[i];
         t->special_lens[t->n_specials] = strlen(names[i]);
         t->special_ids[t->n_specials++] = id;
+        t->special_first[(uint8_t)names[i][0]] = 1;
     }
     t->unk_id = bert_tokenizer_id(t, t->cfg.unk);
     t->cls_id = bert_tokenizer_id(t, t->cfg.cls);
@@ -335,7 +341,24 @@ static int cp_push(cpbuf *b, uint32_t c) {
     return 0;
 }
 
-static int category_of(uint32_t c) { return utf8proc_category((utf8proc_int32_t)c); }
+/* utf8proc's general category; ASCII from a table filled from utf8proc once (the hot path). */
+static int8_t ascii_category[128];
+static uint8_t ascii_lower[128];
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
+
+static int category_of(uint32_t c) {
+    if (c < 128) return ascii_category[c];
+    return utf8proc_category((utf8proc_int32_t)c);
+}
+
+static void ascii_fill(void) {
+    for (uint32_t c = 0; c < 128; c++) {
+        ascii_category[c] = (int8_t)utf8proc_category((utf8proc_int32_t)c);
+        ascii_lower[c] = (uint8_t)utf8proc_tolower((utf8proc_int32_t)c);
+    }
+}
+
+static void ascii_init(void) { pthread_once(&ascii_once, ascii_fill); }
 
 /* White_Space: Zs, Zl, Zp, tab .. CR and NEL (Rust's char::is_whitespace). */
 static int is_white_space(uint32_t c) {
@@ -400,6 +423,10 @@ static int combining_class(uint32_t c) {
  * by combining class of each run of non-zero classes). */
 static int normalize_nfd(cpbuf *out, const uint32_t *in, size_t n) {
     for (size_t i = 0; i < n; i++) {
+        if (in[i] < 128) { /* no decomposition, combining class 0 */
+            if (cp_push(out, in[i])) return -1;
+            continue;
+        }
         utf8proc_int32_t d[32];
         int last = 0;
         utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)in[i], d, 32,
@@ -443,7 +470,7 @@ static int normalize_lowercase(cpbuf *out, const uint32_t *in, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (in[i] == 0x130) {
             if (cp_push(out, 'i') || cp_push(out, 0x307)) return -1;
-        } else if (cp_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)in[i]))) {
+        } else if (cp_push(out, in[i] < 128 ? ascii_lower[in[i]] : (uint32_t)utf8proc_tolower((utf8proc_int32_t)in[i]))) {
             return -1;
         }
     }
@@ -590,7 +617,7 @@ xattn_status bert_tokenize(const bert_tokenizer *t, const char *text, size_t len
     if (id_push(&out, t->cls_id)) goto nomem;
     size_t piece = 0;
     for (size_t i = 0; i <= len;) {
-        int k = i < len ? special_at(t, text, len, i) : -1;
+        int k = i < len && t->special_first[(uint8_t)text[i]] ? special_at(t, text, len, i) : -1;
         if (i == len || k >= 0) {
             if (i > piece && tokenize_piece(t, text + piece, i - piece, &out)) goto nomem;
             if (i == len) break;
