@@ -346,6 +346,17 @@ static int8_t ascii_category[128];
 static uint8_t ascii_lower[128];
 static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
 
+/* Room for n more code points (one allocation where pushes would grow it step by step). */
+static int cp_reserve(cpbuf *b, size_t n) {
+    if (b->cap - b->n >= n) return 0;
+    size_t cap = b->n + n;
+    uint32_t *p = realloc(b->p, cap * sizeof *p);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
 static int category_of(uint32_t c) {
     if (c < 128) return ascii_category[c];
     return utf8proc_category((utf8proc_int32_t)c);
@@ -367,12 +378,12 @@ static int is_white_space(uint32_t c) {
     return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
-/* "Other": Cc, Cf, Cs, Co, Cn, except tab, LF and CR. */
+/* "Other": Cc, Cf, Cs, Co, except tab, LF and CR (unassigned code points stay). */
 static int is_control(uint32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
     int k = category_of(c);
     return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CS ||
-           k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CN;
+           k == UTF8PROC_CATEGORY_CO;
 }
 
 static int is_punctuation(uint32_t c) {
@@ -384,11 +395,13 @@ static int is_punctuation(uint32_t c) {
 }
 
 /* BERT's "Chinese character" ranges (its definition, not a Unicode property): the CJK Unified
- * Ideographs blocks and their extensions A-E, and the compatibility ideographs. */
+ * Ideographs blocks and their extensions A-E, and the compatibility ideographs. As in the
+ * `tokenizers` crate, extension E starts at U+2B920 (Google's BERT and transformers' Python
+ * tokenizer say U+2B820): U+2B820..U+2B91F get no spaces around them, measured. */
 static int is_chinese_char(uint32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
            (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
@@ -450,7 +463,7 @@ static int normalize_nfd(cpbuf *out, const uint32_t *in, size_t n) {
 
 static int normalize_strip_accents(cpbuf *out, const uint32_t *in, size_t n) {
     cpbuf nfd = {0};
-    if (normalize_nfd(&nfd, in, n)) {
+    if (cp_reserve(&nfd, n + n / 4 + 16) || normalize_nfd(&nfd, in, n)) {
         free(nfd.p);
         return -1;
     }
@@ -489,7 +502,7 @@ static int bert_normalize(const bert_tokenizer_config *c, cpbuf *text) {
     if (c->lowercase) stages[k++] = normalize_lowercase;
     for (int i = 0; i < k; i++) {
         cpbuf next = {0};
-        if (stages[i](&next, text->p, text->n)) {
+        if (cp_reserve(&next, text->n + text->n / 4 + 16) || stages[i](&next, text->p, text->n)) {
             free(next.p);
             return -1;
         }
@@ -583,6 +596,7 @@ static int special_at(const bert_tokenizer *t, const char *s, size_t len, size_t
 /* A raw piece of text (no special tokens in it): decode, normalize, split, WordPiece. */
 static int tokenize_piece(const bert_tokenizer *t, const char *s, size_t len, idbuf *out) {
     cpbuf text = {0};
+    if (cp_reserve(&text, len)) return -1;
     for (size_t i = 0; i < len;) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
