@@ -334,6 +334,31 @@ static void test_bad_folders(void **state) {
     free(w);
 }
 
+/* xattn_encoder_find: diffusers' layout, model_index.json's classes checked. */
+static void test_find(void **state) {
+    (void)state;
+    char te[4096], tk[4096];
+    xattn_error err = {0};
+    CHECK(xattn_encoder_find(source_path("weights/shapes32"), te, tk, sizeof te, &err) == XATTN_OK, "%s", err.msg);
+    CHECK(strstr(te, "weights/shapes32/text_encoder") && strstr(tk, "weights/shapes32/tokenizer"), "%s %s", te, tk);
+    const char *dir = temp_dir("enc_find");
+    const char *index = "{\"text_encoder\": [\"transformers\", \"CLIPTextModel\"], "
+                        "\"tokenizer\": [\"transformers\", \"CLIPTokenizer\"]}";
+    put(dir, "model_index.json", index, strlen(index));
+    CHECK(xattn_encoder_find(dir, te, tk, sizeof te, &err) == XATTN_ERR_UNSUPPORTED &&
+              strstr(err.msg, "model_index.json: text_encoder class CLIPTextModel is not supported (BertModel only)"),
+          "%s", err.msg);
+    index = "{\"unet\": [\"diffusers\", \"UNet2DConditionModel\"]}";
+    put(dir, "model_index.json", index, strlen(index));
+    CHECK(xattn_encoder_find(dir, te, tk, sizeof te, &err) == XATTN_ERR_IO &&
+              strstr(err.msg, "model_index.json: no text_encoder entry: the model has no text encoder"),
+          "%s", err.msg);
+    unlink(strcat(strcpy(te, dir), "/model_index.json"));
+    CHECK(xattn_encoder_find(dir, te, tk, sizeof te, &err) == XATTN_ERR_IO &&
+              strstr(err.msg, "text_encoder: missing: the model has no text encoder"),
+          "%s", err.msg);
+}
+
 /* An id outside the vocabulary, or too many tokens, is refused by the forward. */
 static void test_forward_checks(void **state) {
     (void)state;
@@ -354,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_tokens),
         cmocka_unit_test(test_forward_checks),
         cmocka_unit_test(test_bad_folders),
+        cmocka_unit_test(test_find),
         cmocka_unit_test(test_minilm_parity),
         cmocka_unit_test(test_assets),
     };
