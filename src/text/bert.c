@@ -233,6 +233,7 @@ xattn_status bert_state_new(const bert_config *c, size_t max_tokens, bert_state 
     openblas_set_num_threads(1); /* the kernels thread themselves (OpenMP), as the U-Net's */
     size_t threads = (size_t)omp_get_max_threads();
     s->max_tokens = T;
+    s->threads = threads;
     float **bufs[] = {&s->x, &s->q, &s->k, &s->v, &s->ctx, &s->tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) *bufs[i] = malloc(T * D * sizeof(float));
     s->inter = malloc(T * (size_t)c->intermediate_size * sizeof(float));

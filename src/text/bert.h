@@ -61,12 +61,14 @@ void bert_weights_free(bert_weights *w);
 
 typedef struct bert_state {
     size_t max_tokens;
+    size_t threads;                   /* omp_get_max_threads() when planned (attention scratch) */
     float *x, *q, *k, *v, *ctx, *tmp; /* [max_tokens, D] each */
     float *inter;                     /* [max_tokens, I] */
     float *probs;                     /* attention scratch */
 } bert_state;
 
-/* Plans the buffers for up to max_tokens (<= max_position) tokens. */
+/* Plans the buffers for up to max_tokens (<= max_position) tokens and the current OpenMP
+ * thread count: replan when either grows. */
 xattn_status bert_state_new(const bert_config *c, size_t max_tokens, bert_state *s,
                             xattn_error *err);
 void bert_state_free(bert_state *s);

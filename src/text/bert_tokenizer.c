@@ -74,6 +74,10 @@ const char *bert_tokenizer_token(const bert_tokenizer *t, int32_t id) {
 
 const bert_tokenizer_config *bert_tokenizer_get_config(const bert_tokenizer *t) { return &t->cfg; }
 
+void bert_tokenizer_limit_length(bert_tokenizer *t, size_t max_length) {
+    if (max_length >= 2 && max_length < t->cfg.max_length) t->cfg.max_length = max_length;
+}
+
 void bert_tokenizer_free(bert_tokenizer *t) {
     if (!t) return;
     free(t->arena);

@@ -59,6 +59,8 @@ size_t bert_tokenizer_vocab_size(const bert_tokenizer *t);
 const char *bert_tokenizer_token(const bert_tokenizer *t, int32_t id); /* NULL if out of range */
 int32_t bert_tokenizer_id(const bert_tokenizer *t, const char *token); /* -1 if absent */
 const bert_tokenizer_config *bert_tokenizer_get_config(const bert_tokenizer *t);
+/* Lowers the cut (the encoder's max_position_embeddings may be below model_max_length). */
+void bert_tokenizer_limit_length(bert_tokenizer *t, size_t max_length);
 
 /* Tokenizes text[len] (UTF-8; NUL bytes are characters, dropped by clean_text) into *ids
  * (malloc'd, *n ids: [CLS] ... [SEP], at most max_length). *n_full (may be NULL) gets the

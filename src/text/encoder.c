@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 #include <sys/stat.h>
 
 #include "text/bert.h"
@@ -116,6 +117,7 @@ static xattn_status load_pair(const char *te_dir, const char *tok_dir, xattn_enc
     }
     size_t ml = bert_tokenizer_get_config(e->tok)->max_length;
     e->max_tokens = ml < (size_t)e->cfg.max_position ? ml : (size_t)e->cfg.max_position;
+    bert_tokenizer_limit_length(e->tok, e->max_tokens);
     /* all-MiniLM-L6-v2's config.json keeps its base model's name; the name encode_prompt.py
      * writes is the sentence-transformers one */
     snprintf(path, sizeof path, "%s/config.json", te_dir);
@@ -181,9 +183,11 @@ xattn_status xattn_encoder_forward(xattn_encoder *e, const int32_t *ids, size_t 
         if (ids[i] < 0 || ids[i] >= e->cfg.vocab_size)
             return xattn_fail(err, XATTN_ERR_VALUE, "encoder: token %zu has id %d, outside 0 .. %d", i,
                               ids[i], e->cfg.vocab_size - 1);
-    if (n > e->s.max_tokens) { /* plan for this length (or more) once */
-        bert_state_free(&e->s);
+    if (n > e->s.max_tokens || (size_t)omp_get_max_threads() > e->s.threads) {
+        /* plan for this length (or more) and the thread count once */
         size_t want = n < 64 ? 64 : n;
+        if (want < e->s.max_tokens) want = e->s.max_tokens;
+        bert_state_free(&e->s);
         if (want > e->max_tokens) want = e->max_tokens;
         xattn_status st = bert_state_new(&e->cfg, want, &e->s, err);
         if (st) return st;

@@ -370,6 +370,24 @@ static void test_forward_checks(void **state) {
     for (int i = 0; i < 65; i++) ids[i] = 5;
     CHECK(xattn_encoder_forward(e, ids, 65, out, &err) == XATTN_ERR_VALUE && strstr(err.msg, "65 tokens"), "%s", err.msg);
     xattn_encoder_free(e);
+    /* a tokenizer allowing more tokens than the positions: texts are cut at the positions (64) */
+    size_t n;
+    char *cfg = replaced("tokenizer_config.json", "\"model_max_length\": 64", "\"model_max_length\": 512", &n);
+    const char *dir = variant("enc_maxlen", "tokenizer_config.json", cfg, n);
+    free(cfg);
+    CHECK(xattn_encoder_load(dir, &e, &err) == XATTN_OK, "%s", err.msg);
+    xattn_prompt *p = NULL;
+    char text[1200] = "";
+    for (int i = 0; i < 100; i++) strcat(text, "red ring ");
+    CHECK(xattn_encode(e, text, &p, &err) == XATTN_OK && p->n_tokens == 64 &&
+              strcmp(p->tokens[63], "[SEP]") == 0,
+          "%s: %zu tokens", err.msg, p ? p->n_tokens : 0);
+    xattn_prompt_free(p);
+    xattn_set_threads(4); /* more threads than planned for: the forward replans */
+    CHECK(xattn_encode(e, "a red ring", &p, &err) == XATTN_OK, "%s", err.msg);
+    xattn_prompt_free(p);
+    xattn_set_threads(0);
+    xattn_encoder_free(e);
 }
 
 int main(void) {
