@@ -304,6 +304,56 @@ double xattn_unet_flops(const xattn_unet_run *r);
  * splits each kernel across the threads instead. */
 void xattn_set_threads(int threads);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Text encoder: a BERT (all-MiniLM-L6-v2) and its BertTokenizer, in C                         */
+
+typedef struct xattn_encoder xattn_encoder;
+
+/* dir: a Hugging Face folder (config.json, model.safetensors, vocab.txt, tokenizer_config.json)
+ * or a model folder in diffusers' layout (see xattn_encoder_find). model.safetensors is mmapped
+ * (F32 used in place; F16/BF16 converted). Refused with one line naming it: a model_type other
+ * than bert, a tokenizer_class other than BertTokenizer(Fast), a hidden size that disagrees with
+ * the weights, a missing tensor or file (a missing model.safetensors or vocab.txt names
+ * tools/fetch_encoder.sh), a bad vocab.txt (empty, duplicate token, over 64 MB). */
+xattn_status xattn_encoder_load(const char *dir, xattn_encoder **out, xattn_error *err);
+void xattn_encoder_free(xattn_encoder *e);
+
+/* The encoder of a model folder, found as diffusers' from_pretrained does: <model>/text_encoder
+ * and <model>/tokenizer; when <model>/model_index.json exists its text_encoder must be
+ * transformers' BertModel and its tokenizer BertTokenizer(Fast). Writes the two folders
+ * (cap bytes each). */
+xattn_status xattn_encoder_find(const char *model_dir, char *text_encoder_dir,
+                                char *tokenizer_dir, size_t cap, xattn_error *err);
+
+typedef struct xattn_encoder_info {
+    size_t dim;         /* D, the width of the embeddings (384) */
+    size_t max_tokens;  /* the longest token sequence, [CLS] and [SEP] included (512) */
+    size_t vocab_size;
+    int n_layers, n_heads;
+    const char *name;   /* "sentence-transformers/all-MiniLM-L6-v2" (borrowed) */
+} xattn_encoder_info;
+void xattn_encoder_get_info(const xattn_encoder *e, xattn_encoder_info *info);
+
+/* Hugging Face's BertTokenizer: ids of text[len] (UTF-8), [CLS] ... [SEP]; a text longer than
+ * max_tokens is cut to its first max_tokens - 2 tokens, as tokenizer(text, truncation=True)
+ * does. Invalid UTF-8 is refused (XATTN_ERR_VALUE, "text: invalid UTF-8 at byte N (0xXX)").
+ * *ids is malloc'd (release with free). */
+xattn_status xattn_encoder_tokenize(const xattn_encoder *e, const char *text, size_t len,
+                                    int32_t **ids, size_t *n, xattn_error *err);
+/* The vocabulary string of an id (borrowed), or NULL. */
+const char *xattn_encoder_token(const xattn_encoder *e, int32_t id);
+
+/* out[n, D] = last_hidden_state of ids[n] (1 <= n <= max_tokens, no padding). Not thread-safe
+ * for one encoder (it owns its scratch memory). */
+xattn_status xattn_encoder_forward(xattn_encoder *e, const int32_t *ids, size_t n, float *out,
+                                   xattn_error *err);
+
+/* text (NUL-terminated UTF-8) -> a prompt: embeddings [T, D], mask all 1, tokens the vocabulary
+ * strings ("[CLS]", "a", "red", ..., "[SEP]"), text, encoder = info.name; what
+ * tools/encode_prompt.py writes. */
+xattn_status xattn_encode(xattn_encoder *e, const char *text, xattn_prompt **out,
+                          xattn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,9 +4,10 @@
 # Runs apt-get as root, or through sudo when not root and sudo exists.
 set -euo pipefail
 
+# libutf8proc-dev: the tokenizer's Unicode data (src/text/).
 # chromium: tests/cli/test_html.sh loads the --html explorer page in headless Chromium.
 packages=(build-essential cmake pkg-config libopenblas-dev libpng-dev libstb-dev libcjson-dev
-          libcmocka-dev chromium)
+          libcmocka-dev libutf8proc-dev chromium)
 
 missing=()
 for p in "${packages[@]}"; do
