@@ -27,18 +27,22 @@
 #include "xattn_io.h"
 
 static const char denoise_usage[] =
-    "usage: xattn denoise -m MODEL -p PROMPT.safetensors -i INPUT --strength S [options]\n"
+    "usage: xattn denoise -m MODEL -p PROMPT -i INPUT --strength S [options]\n"
     "\n"
     "Denoises an input image towards a prompt (image-to-image, as diffusers' img2img): the\n"
     "image is noised to the level of step N - int(N * S) of the N-step schedule, then sampled\n"
     "from there; S near 0 keeps the input, 1 starts from (almost) pure noise.\n"
     "\n"
     "  -m, --model DIR        model folder (diffusers layout)                 required\n"
-    "  -p, --prompt FILE      prompt embeddings                               required\n"
+    "  -p, --prompt PROMPT    the prompt: a text, encoded with the model's text encoder, or\n"
+    "                         an embedding file: a value ending in .safetensors or .npy\n"
+    "                         (encoder_hidden_states [T, D])                  required\n"
     "  -i, --input IMAGE      input image (PNG, JPEG, BMP, ...), resized to the model's size\n"
     "                                                                         required\n"
     "      --strength S       how much to change the input, in (0, 1]         required\n"
-    "  -n, --negative FILE    negative prompt embeddings (default: the model's null prompt)\n"
+    "  -n, --negative PROMPT  negative prompt, text or file as -p (default: the model's null\n"
+    "                         prompt)\n"
+    "      --encoder DIR      the text encoder (a Hugging Face BERT folder) default: MODEL's\n"
     "  -s, --seed N           noise seed, 0..2^64-1                           default 0\n"
     "      --steps N          schedule steps, 1..1000 (int(N * S) of them run) default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0            default 7.5\n"
@@ -70,7 +74,7 @@ enum {
 static const cli_option denoise_options[] = {
     {'m', "model", 1, SAMPLING_OPT_MODEL},       {'p', "prompt", 1, SAMPLING_OPT_PROMPT},
     {'i', "input", 1, OPT_INPUT},                {0, "strength", 1, OPT_STRENGTH},
-    {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {'s', "seed", 1, SAMPLING_OPT_SEED},
+    {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {0, "encoder", 1, SAMPLING_OPT_ENCODER}, {'s', "seed", 1, SAMPLING_OPT_SEED},
     {0, "steps", 1, SAMPLING_OPT_STEPS},         {0, "cfg", 1, SAMPLING_OPT_CFG},
     {0, "sampler", 1, SAMPLING_OPT_SAMPLER},     {0, "eta", 1, SAMPLING_OPT_ETA},
     {'t', "threads", 1, SAMPLING_OPT_THREADS},   {'o', "output", 1, OPT_OUTPUT},

@@ -21,14 +21,17 @@
 #include "xattn_io.h"
 
 static const char generate_usage[] =
-    "usage: xattn generate -m MODEL -p PROMPT.safetensors [options]\n"
+    "usage: xattn generate -m MODEL -p PROMPT [options]\n"
     "\n"
-    "Samples images from noise with the model, conditioned on a prompt-embedding file\n"
-    "(a safetensors file with encoder_hidden_states [T, D], or a .npy [T, D]).\n"
+    "Samples images from noise with the model, conditioned on a prompt.\n"
     "\n"
     "  -m, --model DIR        model folder (diffusers layout)                 required\n"
-    "  -p, --prompt FILE      prompt embeddings                               required\n"
-    "  -n, --negative FILE    negative prompt embeddings (default: the model's null prompt)\n"
+    "  -p, --prompt PROMPT    the prompt: a text, encoded with the model's text encoder, or\n"
+    "                         an embedding file: a value ending in .safetensors or .npy\n"
+    "                         (encoder_hidden_states [T, D])                  required\n"
+    "  -n, --negative PROMPT  negative prompt, text or file as -p (default: the model's null\n"
+    "                         prompt)\n"
+    "      --encoder DIR      the text encoder (a Hugging Face BERT folder) default: MODEL's\n"
     "  -s, --seed N           noise seed, 0..2^64-1                           default 0\n"
     "      --steps N          sampling steps, 1..1000                         default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0 (<= 1: conditional only)\n"
@@ -66,7 +69,7 @@ enum {
 
 static const cli_option generate_options[] = {
     {'m', "model", 1, SAMPLING_OPT_MODEL},       {'p', "prompt", 1, SAMPLING_OPT_PROMPT},
-    {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {'s', "seed", 1, SAMPLING_OPT_SEED},
+    {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {0, "encoder", 1, SAMPLING_OPT_ENCODER}, {'s', "seed", 1, SAMPLING_OPT_SEED},
     {0, "steps", 1, SAMPLING_OPT_STEPS},         {0, "cfg", 1, SAMPLING_OPT_CFG},
     {0, "sampler", 1, SAMPLING_OPT_SAMPLER},     {0, "eta", 1, SAMPLING_OPT_ETA},
     {0, "batch", 1, OPT_BATCH},                  {'t', "threads", 1, SAMPLING_OPT_THREADS},

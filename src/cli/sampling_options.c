@@ -18,6 +18,7 @@ int sampling_option(sampling_options *o, int id, const char *name, const char *v
     case SAMPLING_OPT_MODEL: o->model = value; break;
     case SAMPLING_OPT_PROMPT: o->prompt = value; break;
     case SAMPLING_OPT_NEGATIVE: o->negative = value; break;
+    case SAMPLING_OPT_ENCODER: o->encoder = value; break;
     case SAMPLING_OPT_SEED: bad = cli_parse_u64(name, value, &p->seed); break;
     case SAMPLING_OPT_STEPS: bad = cli_parse_int(name, value, 1, 1000, &p->steps); break;
     case SAMPLING_OPT_CFG: bad = cli_parse_float(name, value, 0.0, &p->cfg); break;
@@ -76,12 +77,33 @@ int sampling_steps_run(int steps, double strength) {
     return (int)((double)steps * strength);
 }
 
+int sampling_is_embedding_file(const char *value) {
+    size_t n = strlen(value);
+    return (n >= 12 && strcmp(value + n - 12, ".safetensors") == 0) ||
+           (n >= 4 && strcmp(value + n - 4, ".npy") == 0);
+}
+
+/* value: an embedding file, or a text encoded with *enc (loaded on first use from --encoder or
+ * the model folder). */
+static xattn_status load_prompt(const sampling_options *o, const char *value, xattn_encoder **enc,
+                                xattn_prompt **out, xattn_error *err) {
+    if (sampling_is_embedding_file(value)) return xattn_prompt_load(value, out, err);
+    if (!*enc) {
+        xattn_status st = xattn_encoder_load(o->encoder ? o->encoder : o->model, enc, err);
+        if (st != XATTN_OK) return st;
+    }
+    return xattn_encode(*enc, value, out, err);
+}
+
 int sampling_inputs_load(const sampling_options *o, sampling_inputs *in) {
     xattn_error err = {0};
+    xattn_encoder *enc = NULL;
     memset(in, 0, sizeof *in);
-    if (xattn_prompt_load(o->prompt, &in->cond, &err) != XATTN_OK ||
-        (o->negative && xattn_prompt_load(o->negative, &in->uncond, &err) != XATTN_OK) ||
-        xattn_model_load(o->model, &in->model, &err) != XATTN_OK) {
+    int ok = load_prompt(o, o->prompt, &enc, &in->cond, &err) == XATTN_OK &&
+             (!o->negative || load_prompt(o, o->negative, &enc, &in->uncond, &err) == XATTN_OK) &&
+             xattn_model_load(o->model, &in->model, &err) == XATTN_OK;
+    xattn_encoder_free(enc);
+    if (!ok) {
         cli_lib_error(&err);
         return -1;
     }
@@ -112,11 +134,12 @@ void sampling_text_add(sampling_text *t, const char *key, const char *value) {
 void sampling_text_prompts(sampling_text *t, const sampling_options *o, const xattn_prompt *cond,
                            const xattn_prompt *uncond) {
     sampling_text_add(t, "prompt", cond->text ? cond->text : "");
-    sampling_text_add(t, "prompt_file", o->prompt);
+    if (sampling_is_embedding_file(o->prompt)) sampling_text_add(t, "prompt_file", o->prompt);
     if (uncond) {
         sampling_text_add(t, "negative",
                           uncond->text && uncond->text[0] ? uncond->text : o->negative);
-        sampling_text_add(t, "negative_file", o->negative);
+        if (sampling_is_embedding_file(o->negative))
+            sampling_text_add(t, "negative_file", o->negative);
     }
 }
 

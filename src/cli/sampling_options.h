@@ -16,18 +16,23 @@
 enum {
     SAMPLING_OPT_MODEL = 1, SAMPLING_OPT_PROMPT, SAMPLING_OPT_NEGATIVE, SAMPLING_OPT_SEED,
     SAMPLING_OPT_STEPS, SAMPLING_OPT_CFG, SAMPLING_OPT_SAMPLER, SAMPLING_OPT_ETA,
-    SAMPLING_OPT_THREADS, SAMPLING_OPT_QUIET,
+    SAMPLING_OPT_THREADS, SAMPLING_OPT_QUIET, SAMPLING_OPT_ENCODER,
     SAMPLING_OPT_END /* a command's own ids start here */
 };
 
 typedef struct sampling_options {
-    const char *model, *prompt, *negative; /* paths as given, or NULL */
+    const char *model, *prompt, *negative; /* as given, or NULL: -p/-n are text or a file */
+    const char *encoder;                   /* --encoder DIR, or NULL = the model's */
     xattn_generate_params params;          /* seed, steps, cfg, sampler, eta, threads */
     int quiet;
 } sampling_options;
 
 /* Zeroes o and sets the library's default parameters. */
 void sampling_options_init(sampling_options *o);
+
+/* The rule for -p/-n: a value ending in .safetensors or .npy is an embedding file (1), anything
+ * else is a text, encoded in C with the model's encoder (0). */
+int sampling_is_embedding_file(const char *value);
 
 /* One option by its id: 1 when consumed, 0 when id is not a SAMPLING_OPT_* id, -1 after
  * printing the error (exit 2). name is its display name ("-s", "--steps"). */
