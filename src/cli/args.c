@@ -122,6 +122,23 @@ int cli_args_next(cli_args *a, const char **name, const char **value) {
     return opt->id;
 }
 
+int cli_parse_options(int argc, char **argv, const cli_option *opts, size_t n_opts, int help_id,
+                      const char *usage, cli_option_fn on_option, void *ctx) {
+    cli_args a;
+    cli_args_init(&a, argc, argv, opts, n_opts);
+    const char *name, *value;
+    int id;
+    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
+        if (id == CLI_ERROR) return CLI_EXIT_USAGE;
+        if (id == help_id) {
+            fputs(usage, stdout);
+            return CLI_HELP_SHOWN;
+        }
+        if (on_option(ctx, id, name, value) != 0) return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out) {
     char *end;
     errno = 0;

@@ -43,6 +43,20 @@ void cli_args_init(cli_args *a, int argc, char **argv, const cli_option *opts, s
  * CLI_POSITIONAL (*value = the argument), CLI_END, or CLI_ERROR after printing the error. */
 int cli_args_next(cli_args *a, const char **name, const char **value);
 
+/* The option loop every command shares. Reads argv[1..] against opts and calls
+ * on_option(ctx, id, name, value) for each option, and for each positional argument (id
+ * CLI_POSITIONAL, the argument in value); on_option returns 0 when it took the option, non-zero
+ * after printing an error. The option help_id prints usage on stdout and ends the loop.
+ * Returns 0 to go on (every argument taken), CLI_HELP_SHOWN after --help, or CLI_EXIT_USAGE
+ * after an error was printed. A command turns the last two into its exit code with
+ * cli_exit_code. */
+enum { CLI_HELP_SHOWN = -3 };
+typedef int (*cli_option_fn)(void *ctx, int id, const char *name, const char *value);
+int cli_parse_options(int argc, char **argv, const cli_option *opts, size_t n_opts, int help_id,
+                      const char *usage, cli_option_fn on_option, void *ctx);
+/* The exit code of a parse that did not go on: 0 after --help, else the code itself. */
+static inline int cli_exit_code(int code) { return code == CLI_HELP_SHOWN ? CLI_EXIT_OK : code; }
+
 /* Number parsing: 0 on success; otherwise prints "xattn: <opt>: ..." and returns -1. */
 int cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out);

@@ -60,58 +60,63 @@ static int has_suffix(const char *s, const char *suffix) {
 
 /* Parses argv into *req; returns -1 for --help (usage printed), CLI_EXIT_USAGE after an error,
  * CLI_EXIT_OK otherwise. */
+typedef struct compare_parse {
+    compare_request *req;
+    int has_tolerance, tolerance;
+} compare_parse;
+
+/* One option of compare's (cli_parse_options): 0 when taken, else an error was printed. */
+static int compare_option(void *ctx, int id, const char *name, const char *value) {
+    compare_parse *c = ctx;
+    compare_request *req = c->req;
+    float f;
+    switch (id) {
+    case CLI_POSITIONAL:
+        if (!req->path_a) {
+            req->path_a = value;
+        } else if (!req->path_b) {
+            req->path_b = value;
+        } else {
+            cli_error("%s: unexpected argument: compare takes two images (see xattn compare --help)",
+                      value);
+            return 1;
+        }
+        return 0;
+    case OPT_DIFF:
+        if (!value[0]) {
+            cli_error("%s: empty file name", name);
+            return 1;
+        }
+        req->diff_path = value;
+        return 0;
+    case OPT_TOLERANCE:
+        c->has_tolerance = 1;
+        return cli_parse_int(name, value, 0, 255, &c->tolerance) != 0;
+    case OPT_MIN_PSNR:
+        if (cli_parse_float(name, value, 0.0, &f) != 0) return 1;
+        req->has_min_psnr = 1;
+        req->min_psnr_db = f;
+        return 0;
+    case OPT_ATOL:
+        if (cli_parse_float(name, value, 0.0, &f) != 0) return 1;
+        req->has_atol = 1;
+        req->atol = strtod(value, NULL); /* validated above; kept in double precision */
+        return 0;
+    case OPT_JSON: req->json = 1; return 0;
+    }
+    return 1;
+}
+
+/* 0 to go on, else as cli_parse_options. */
 static int parse_compare_args(int argc, char **argv, compare_request *req) {
     memset(req, 0, sizeof *req);
     req->min_psnr_db = -INFINITY;
-    int has_tolerance = 0, tolerance = 0;
-    cli_args a;
-    cli_args_init(&a, argc, argv, compare_options, sizeof compare_options / sizeof compare_options[0]);
-    const char *name, *value;
-    int id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            if (!req->path_a) {
-                req->path_a = value;
-            } else if (!req->path_b) {
-                req->path_b = value;
-            } else {
-                cli_error("%s: unexpected argument: compare takes two images (see xattn compare --help)",
-                          value);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_DIFF:
-            if (!value[0]) {
-                cli_error("%s: empty file name", name);
-                return CLI_EXIT_USAGE;
-            }
-            req->diff_path = value;
-            break;
-        case OPT_TOLERANCE:
-            if (cli_parse_int(name, value, 0, 255, &tolerance) != 0) return CLI_EXIT_USAGE;
-            has_tolerance = 1;
-            break;
-        case OPT_MIN_PSNR: {
-            float db;
-            if (cli_parse_float(name, value, 0.0, &db) != 0) return CLI_EXIT_USAGE;
-            req->has_min_psnr = 1;
-            req->min_psnr_db = db;
-            break;
-        }
-        case OPT_ATOL: {
-            float atol;
-            if (cli_parse_float(name, value, 0.0, &atol) != 0) return CLI_EXIT_USAGE;
-            req->has_atol = 1;
-            req->atol = strtod(value, NULL); /* validated above; kept in double precision */
-            break;
-        }
-        case OPT_JSON: req->json = 1; break;
-        case OPT_HELP: fputs(compare_usage, stdout); return -1;
-        default: return CLI_EXIT_USAGE;
-        }
-    }
+    compare_parse c = {req, 0, 0};
+    int code = cli_parse_options(argc, argv, compare_options,
+                                 sizeof compare_options / sizeof compare_options[0], OPT_HELP,
+                                 compare_usage, compare_option, &c);
+    if (code != 0) return code;
+    int has_tolerance = c.has_tolerance, tolerance = c.tolerance;
     if (!req->path_b) {
         cli_error("%s: two images are needed (usage: xattn compare A.png B.png; see --help)",
                   req->path_a ? "B.png" : "A.png");
@@ -229,8 +234,7 @@ static void print_text(const compare_request *req, const xattn_image_diff *s, in
 int cmd_compare(int argc, char **argv) {
     compare_request req;
     int code = parse_compare_args(argc, argv, &req);
-    if (code < 0) return CLI_EXIT_OK;
-    if (code != CLI_EXIT_OK) return code;
+    if (code != 0) return cli_exit_code(code);
     if (req.tensors) return compare_tensor_files(&req);
 
     uint8_t *a = NULL, *b = NULL; /* [h, w, 3] each */

@@ -46,61 +46,65 @@ static int dataset_progress(int done, int total, void *user) {
     return 0;
 }
 
-int cmd_dataset(int argc, char **argv) {
-    const char *dir = NULL;
-    int count = 0, quiet = 0;
-    uint64_t seed = 0;
-    world_split split = WORLD_TRAIN;
-    world_format format = WORLD_FORMAT_PNG;
-    cli_args a;
-    cli_args_init(&a, argc, argv, dataset_options, sizeof dataset_options / sizeof dataset_options[0]);
-    const char *name, *value;
-    int id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            cli_error("%s: unexpected argument (see xattn dataset --help)", value);
-            return CLI_EXIT_USAGE;
-        case OPT_OUTPUT:
-            if (!value[0]) {
-                cli_error("%s: empty folder name", name);
-                return CLI_EXIT_USAGE;
-            }
-            dir = value;
-            break;
-        case OPT_COUNT:
-            if (cli_parse_int(name, value, 1, WORLD_MAX_COUNT, &count) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_SEED:
-            if (cli_parse_u64(name, value, &seed) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_SPLIT: {
-            int s = world_lookup(world_split_names, WORLD_N_SPLITS, value);
-            if (s < 0) {
-                cli_error("%s: '%s' is not train or holdout", name, value);
-                return CLI_EXIT_USAGE;
-            }
-            split = (world_split)s;
-            break;
+typedef struct dataset_args {
+    const char *dir;
+    int count, quiet;
+    uint64_t seed;
+    world_split split;
+    world_format format;
+} dataset_args;
+
+/* One option of dataset's (cli_parse_options): 0 when taken, else an error was printed. */
+static int dataset_option(void *ctx, int id, const char *name, const char *value) {
+    dataset_args *d = ctx;
+    switch (id) {
+    case CLI_POSITIONAL:
+        cli_error("%s: unexpected argument (see xattn dataset --help)", value);
+        return 1;
+    case OPT_OUTPUT:
+        if (!value[0]) {
+            cli_error("%s: empty folder name", name);
+            return 1;
         }
-        case OPT_FORMAT:
-            if (strcmp(value, "png") == 0) {
-                format = WORLD_FORMAT_PNG;
-            } else if (strcmp(value, "npy") == 0) {
-                format = WORLD_FORMAT_NPY;
-            } else {
-                cli_error("%s: '%s' is not png or npy", name, value);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case OPT_QUIET: quiet = 1; break;
-        case OPT_HELP: fputs(dataset_usage, stdout); return CLI_EXIT_OK;
-        default: break;
+        d->dir = value;
+        return 0;
+    case OPT_COUNT: return cli_parse_int(name, value, 1, WORLD_MAX_COUNT, &d->count) != 0;
+    case OPT_SEED: return cli_parse_u64(name, value, &d->seed) != 0;
+    case OPT_SPLIT: {
+        int s = world_lookup(world_split_names, WORLD_N_SPLITS, value);
+        if (s < 0) {
+            cli_error("%s: '%s' is not train or holdout", name, value);
+            return 1;
         }
+        d->split = (world_split)s;
+        return 0;
     }
+    case OPT_FORMAT:
+        if (strcmp(value, "png") == 0) {
+            d->format = WORLD_FORMAT_PNG;
+        } else if (strcmp(value, "npy") == 0) {
+            d->format = WORLD_FORMAT_NPY;
+        } else {
+            cli_error("%s: '%s' is not png or npy", name, value);
+            return 1;
+        }
+        return 0;
+    case OPT_QUIET: d->quiet = 1; return 0;
+    }
+    return 0;
+}
+
+int cmd_dataset(int argc, char **argv) {
+    dataset_args d = {NULL, 0, 0, 0, WORLD_TRAIN, WORLD_FORMAT_PNG};
+    int code = cli_parse_options(argc, argv, dataset_options,
+                                 sizeof dataset_options / sizeof dataset_options[0], OPT_HELP,
+                                 dataset_usage, dataset_option, &d);
+    if (code != 0) return cli_exit_code(code);
+    const char *dir = d.dir;
+    int count = d.count, quiet = d.quiet;
+    uint64_t seed = d.seed;
+    world_split split = d.split;
+    world_format format = d.format;
     if (!dir) {
         cli_error("-o: missing (the output folder; see xattn dataset --help)");
         return CLI_EXIT_USAGE;

@@ -112,41 +112,37 @@ static int parse_strength(const char *name, const char *s, double *out) {
 }
 
 /* Returns -1 to continue, else the exit code. */
+/* One option of denoise's (cli_parse_options): 0 when taken, else an error was printed. */
+static int denoise_option(void *ctx, int id, const char *name, const char *value) {
+    denoise_args *d = ctx;
+    int taken = sampling_option(&d->s, id, name, value);
+    if (taken) return taken < 0;
+    switch (id) {
+    case CLI_POSITIONAL:
+        cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT -i INPUT ...)", value);
+        return 1;
+    case OPT_INPUT: d->input = value; return 0;
+    case OPT_STRENGTH:
+        d->strength_text = value;
+        return parse_strength(name, value, &d->strength) != 0;
+    case OPT_HEAT: return heat_option(&d->heat, name, value) != 0;
+    case OPT_OUTPUT: d->output = value; return 0;
+    case OPT_QUALITY: return output_format_quality(&d->fmt, name, value) != 0;
+    }
+    return 0;
+}
+
+/* 0 to go on, else as cli_parse_options. */
 static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
     memset(d, 0, sizeof *d);
     sampling_options_init(&d->s);
     heat_options_init(&d->heat);
     output_format_init(&d->fmt);
     d->output = "out.png";
-
-    cli_args a;
-    cli_args_init(&a, argc, argv, denoise_options,
-                  sizeof denoise_options / sizeof denoise_options[0]);
-    const char *name, *value;
-    int id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = sampling_option(&d->s, id, name, value);
-        if (bad) {
-            if (bad < 0) return CLI_EXIT_USAGE;
-            continue;
-        }
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT -i INPUT ...)", value);
-            return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(denoise_usage, stdout); return CLI_EXIT_OK;
-        case OPT_INPUT: d->input = value; break;
-        case OPT_STRENGTH:
-            bad = parse_strength(name, value, &d->strength);
-            d->strength_text = value;
-            break;
-        case OPT_HEAT: bad = heat_option(&d->heat, name, value) != 0; break;
-        case OPT_OUTPUT: d->output = value; break;
-        case OPT_QUALITY: bad = output_format_quality(&d->fmt, name, value) != 0; break;
-        }
-        if (bad) return CLI_EXIT_USAGE;
-    }
+    int code = cli_parse_options(argc, argv, denoise_options,
+                                 sizeof denoise_options / sizeof denoise_options[0], OPT_HELP,
+                                 denoise_usage, denoise_option, d);
+    if (code != 0) return code;
     if (sampling_options_require(&d->s, "denoise", 1) != 0) return CLI_EXIT_USAGE;
     static const struct { const char *opt, *what; } required[] = {
         {"-i", "the input image"}, {"--strength", "the strength"}};
@@ -164,8 +160,7 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
                   d->strength_text, d->s.params.steps);
         return CLI_EXIT_USAGE;
     }
-    int code = heat_options_check(&d->heat);
-    if (code >= 0) return code;
+    if ((code = heat_options_check(&d->heat)) != 0) return code;
     return output_format_check(&d->fmt, d->output, &d->heat);
 }
 
@@ -236,9 +231,9 @@ static int write_output(const denoise_args *d, const float *image, int channels,
 int cmd_denoise(int argc, char **argv) {
     denoise_args d;
     int code = parse_denoise_args(argc, argv, &d);
-    if (code >= 0) {
+    if (code != 0) {
         heat_options_free(&d.heat);
-        return code;
+        return cli_exit_code(code);
     }
 
     sampling_inputs in = {0};
@@ -247,7 +242,7 @@ int cmd_denoise(int argc, char **argv) {
     code = CLI_EXIT_INPUT;
     if (cli_check_output_path(d.output) != 0) goto done;
     const char *out = d.output;
-    if ((code = heat_options_check_outputs(&d.heat, &out, 1)) >= 0) goto done;
+    if ((code = heat_options_check_outputs(&d.heat, &out, 1)) != 0) goto done;
     code = CLI_EXIT_INPUT;
     if (access(d.input, R_OK) != 0) {
         cli_error("%s: cannot read: %s", d.input, strerror(errno));
@@ -267,7 +262,7 @@ int cmd_denoise(int argc, char **argv) {
     int heat_code = heat_options_prepare(&d.heat, in.model, in.cond,
                                          sampling_steps_run(d.s.params.steps, d.strength),
                                          &d.s.params);
-    if (heat_code >= 0) {
+    if (heat_code != 0) {
         code = heat_code;
         goto done;
     }
@@ -294,7 +289,7 @@ int cmd_denoise(int argc, char **argv) {
 
     if (write_output(&d, image, info.out_channels, size, in.cond, in.uncond) != 0) goto done;
     heat_code = heat_options_write(&d.heat, image, 1, info.out_channels, size);
-    if (heat_code >= 0) {
+    if (heat_code != 0) {
         code = heat_code;
         goto done;
     }

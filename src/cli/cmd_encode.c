@@ -76,28 +76,36 @@ static char *tokens_json(const xattn_prompt *p) {
     return out;
 }
 
-int cmd_encode(int argc, char **argv) {
-    const char *text = NULL, *output = NULL, *model = NULL, *encoder = NULL;
-    cli_args a;
-    cli_args_init(&a, argc, argv, encode_options, sizeof encode_options / sizeof encode_options[0]);
-    const char *name, *value;
-    int id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(encode_usage, stdout); return CLI_EXIT_OK;
-        case OPT_OUTPUT: output = value; break;
-        case OPT_MODEL: model = value; break;
-        case OPT_ENCODER: encoder = value; break;
-        case CLI_POSITIONAL:
-            if (text) {
-                cli_error("%s: one TEXT only (quote it)", value);
-                return CLI_EXIT_USAGE;
-            }
-            text = value;
-            break;
+typedef struct encode_args {
+    const char *text, *output, *model, *encoder;
+} encode_args;
+
+/* One option of encode's (cli_parse_options): 0 when taken, else an error was printed. */
+static int encode_option(void *ctx, int id, const char *name, const char *value) {
+    encode_args *a = ctx;
+    (void)name;
+    switch (id) {
+    case OPT_OUTPUT: a->output = value; return 0;
+    case OPT_MODEL: a->model = value; return 0;
+    case OPT_ENCODER: a->encoder = value; return 0;
+    case CLI_POSITIONAL:
+        if (a->text) {
+            cli_error("%s: one TEXT only (quote it)", value);
+            return 1;
         }
+        a->text = value;
+        return 0;
     }
+    return 0;
+}
+
+int cmd_encode(int argc, char **argv) {
+    encode_args a = {NULL, NULL, NULL, NULL};
+    int parsed = cli_parse_options(argc, argv, encode_options,
+                                   sizeof encode_options / sizeof encode_options[0], OPT_HELP,
+                                   encode_usage, encode_option, &a);
+    if (parsed != 0) return cli_exit_code(parsed);
+    const char *text = a.text, *output = a.output, *model = a.model, *encoder = a.encoder;
     if (!text) {
         cli_error("encode: give the TEXT to encode (\"\" for the empty prompt)");
         return CLI_EXIT_USAGE;

@@ -78,44 +78,45 @@ typedef struct adherence_args {
 } adherence_args;
 
 /* Returns -1 to continue, else the exit code. */
+/* One option of eval adherence's (cli_parse_options): 0 when taken, else an error was printed.
+ * Remembers the first option that only generation uses, which --truth refuses. */
+static int adherence_option(void *ctx, int id, const char *name, const char *value) {
+    adherence_args *g = ctx;
+    static char gen_name[64];
+    int bad = sampling_option(&g->s, id, name, value) < 0;
+    switch (id) {
+    case CLI_POSITIONAL:
+        cli_error("%s: unexpected argument (see xattn eval adherence --help)", value);
+        return 1;
+    case OPT_PROMPTS: g->prompts = value; break;
+    case OPT_TRUTH: g->truth = value; break;
+    case OPT_OUT: g->out = value; break;
+    case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds) != 0; break;
+    case OPT_JSON: g->json = 1; break;
+    }
+    if (bad) return 1;
+    if (!g->gen_option && id != OPT_TRUTH && id != OPT_JSON && id != SAMPLING_OPT_QUIET) {
+        snprintf(gen_name, sizeof gen_name, "%s", name);
+        g->gen_option = gen_name;
+    }
+    return 0;
+}
+
+/* 0 to go on, else as cli_parse_options. */
 static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
     memset(g, 0, sizeof *g);
     sampling_options_init(&g->s);
     g->seeds = 4;
-    cli_args a;
-    cli_args_init(&a, argc, argv, adherence_options,
-                  sizeof adherence_options / sizeof adherence_options[0]);
-    const char *name, *value;
-    int id;
-    static char gen_name[64];
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = sampling_option(&g->s, id, name, value) < 0;
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            cli_error("%s: unexpected argument (see xattn eval adherence --help)", value);
-            return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(adherence_usage, stdout); return CLI_EXIT_OK;
-        case OPT_PROMPTS: g->prompts = value; break;
-        case OPT_TRUTH: g->truth = value; break;
-        case OPT_OUT: g->out = value; break;
-        case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds); break;
-        case OPT_JSON: g->json = 1; break;
-        default: break;
-        }
-        if (bad) return CLI_EXIT_USAGE;
-        if (!g->gen_option && id != OPT_TRUTH && id != OPT_JSON &&
-            id != SAMPLING_OPT_QUIET) {
-            snprintf(gen_name, sizeof gen_name, "%s", name);
-            g->gen_option = gen_name;
-        }
-    }
+    int code = cli_parse_options(argc, argv, adherence_options,
+                                 sizeof adherence_options / sizeof adherence_options[0], OPT_HELP,
+                                 adherence_usage, adherence_option, g);
+    if (code != 0) return code;
     if (g->truth) {
         if (g->gen_option) {
             cli_error("%s: not used with --truth (it scores a dataset's own images)", g->gen_option);
             return CLI_EXIT_USAGE;
         }
-        return -1;
+        return 0;
     }
     if (!g->s.model) {
         cli_error("-m: missing: the model folder is required (or --truth DIR; see xattn eval adherence --help)");
@@ -125,7 +126,7 @@ static int parse_adherence_args(int argc, char **argv, adherence_args *g) {
         cli_error("--prompts: missing: the prompt file is required (see xattn eval adherence --help)");
         return CLI_EXIT_USAGE;
     }
-    return -1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -455,6 +456,6 @@ int cmd_eval(int argc, char **argv) {
     }
     adherence_args g;
     int code = parse_adherence_args(argc - 1, argv + 1, &g);
-    if (code >= 0) return code;
+    if (code != 0) return cli_exit_code(code);
     return g.truth ? run_truth(&g) : run_prompts(&g);
 }

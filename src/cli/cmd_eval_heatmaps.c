@@ -82,6 +82,39 @@ typedef struct heat_args {
 } heat_args;
 
 /* Returns -1 to continue, else the exit code. */
+/* One option of eval heatmaps' (cli_parse_options): 0 when taken, else an error was printed. */
+static int heat_eval_option(void *ctx, int id, const char *name, const char *value) {
+    heat_args *g = ctx;
+    if (sampling_option(&g->s, id, name, value) < 0) return 1;
+    switch (id) {
+    case CLI_POSITIONAL:
+        cli_error("%s: unexpected argument (see xattn eval heatmaps --help)", value);
+        return 1;
+    case OPT_PROMPTS: g->prompts = value; return 0;
+    case OPT_DATA: g->data = value; return 0;
+    case OPT_STRENGTH:
+        if (cli_parse_float(name, value, 0.0, &g->strength) != 0) return 1;
+        if (g->strength <= 0.0f || g->strength > 1.0f) {
+            cli_error("%s: %s: must be in (0, 1]", name, value);
+            return 1;
+        }
+        return 0;
+    case OPT_THRESHOLD:
+        if (cli_parse_float(name, value, 0.0, &g->threshold) != 0) return 1;
+        if (g->threshold >= 1.0f) {
+            cli_error("%s: %s: must be in [0, 1)", name, value);
+            return 1;
+        }
+        return 0;
+    case OPT_GENERATED: g->generated = 1; return 0;
+    case OPT_SEEDS: return cli_parse_int(name, value, 1, 1000, &g->seeds) != 0;
+    case OPT_JSON: g->json = 1; return 0;
+    case OPT_HEAT: return heat_option(&g->heat, name, value) != 0;
+    }
+    return 0;
+}
+
+/* 0 to go on, else as cli_parse_options. */
 static int parse_heat_args(int argc, char **argv, heat_args *g) {
     memset(g, 0, sizeof *g);
     sampling_options_init(&g->s);
@@ -89,42 +122,10 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
     g->strength = 0.5f;
     g->threshold = 0.4f;
     g->seeds = 1;
-    cli_args a;
-    cli_args_init(&a, argc, argv, heatmaps_options, sizeof heatmaps_options / sizeof heatmaps_options[0]);
-    const char *name, *value;
-    int id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = sampling_option(&g->s, id, name, value) < 0;
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            cli_error("%s: unexpected argument (see xattn eval heatmaps --help)", value);
-            return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(heatmaps_usage, stdout); return CLI_EXIT_OK;
-        case OPT_PROMPTS: g->prompts = value; break;
-        case OPT_DATA: g->data = value; break;
-        case OPT_STRENGTH:
-            bad = cli_parse_float(name, value, 0.0, &g->strength);
-            if (!bad && (g->strength <= 0.0f || g->strength > 1.0f)) {
-                cli_error("%s: %s: must be in (0, 1]", name, value);
-                bad = 1;
-            }
-            break;
-        case OPT_THRESHOLD:
-            bad = cli_parse_float(name, value, 0.0, &g->threshold);
-            if (!bad && g->threshold >= 1.0f) {
-                cli_error("%s: %s: must be in [0, 1)", name, value);
-                bad = 1;
-            }
-            break;
-        case OPT_GENERATED: g->generated = 1; break;
-        case OPT_SEEDS: bad = cli_parse_int(name, value, 1, 1000, &g->seeds); break;
-        case OPT_JSON: g->json = 1; break;
-        case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
-        default: break;
-        }
-        if (bad) return CLI_EXIT_USAGE;
-    }
+    int code = cli_parse_options(argc, argv, heatmaps_options,
+                                 sizeof heatmaps_options / sizeof heatmaps_options[0], OPT_HELP,
+                                 heatmaps_usage, heat_eval_option, g);
+    if (code != 0) return code;
     if (sampling_options_require(&g->s, "eval heatmaps", 0) != 0) return CLI_EXIT_USAGE;
     if (g->data && g->prompts) {
         cli_error("--data: give --prompts FILE or --data DIR, not both");
@@ -150,7 +151,7 @@ static int parse_heat_args(int argc, char **argv, heat_args *g) {
                   (double)g->strength, g->s.params.steps);
         return CLI_EXIT_USAGE;
     }
-    return -1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -277,10 +278,10 @@ static int run_heatmaps(const heat_args *g) {
     eval_heat_params p;
     eval_heat_params_init(&p);
     int runs = g->generated ? g->s.params.steps : sampling_steps_run(g->s.params.steps, g->strength);
-    int code = -1;
+    int code = 0;
     if (sampling_check_null_prompt(g->s.model, &info, g->s.params.cfg) != 0) code = CLI_EXIT_INPUT;
     else code = heat_options_params(&g->heat, model, runs, &p.heat); /* --heat-*: exit 2 */
-    if (code >= 0) {
+    if (code != 0) {
         xattn_model_free(model);
         return code;
     }
@@ -322,6 +323,6 @@ static int run_heatmaps(const heat_args *g) {
 int cmd_eval_heatmaps(int argc, char **argv) {
     heat_args g;
     int code = parse_heat_args(argc, argv, &g);
-    if (code >= 0) return code;
+    if (code != 0) return cli_exit_code(code);
     return run_heatmaps(&g);
 }

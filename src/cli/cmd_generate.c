@@ -88,43 +88,38 @@ typedef struct generate_args {
     output_format fmt;  /* -o's format, --quality */
 } generate_args;
 
-/* Returns -1 to continue, else the exit code. */
+/* One option of generate's (cli_parse_options): 0 when taken, else an error was printed. */
+static int generate_option(void *ctx, int id, const char *name, const char *value) {
+    generate_args *g = ctx;
+    int taken = sampling_option(&g->s, id, name, value);
+    if (taken) return taken < 0;
+    switch (id) {
+    case CLI_POSITIONAL:
+        cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT ...)", value);
+        return 1;
+    case OPT_BATCH: return cli_parse_int(name, value, 1, 64, &g->s.params.batch) != 0;
+    case OPT_HEATMAPS:
+    case OPT_HEAT: return heat_option(&g->heat, name, value) != 0;
+    case OPT_HTML: g->html = value, g->heat.keep_steps = 1; return 0;
+    case OPT_OUTPUT: g->output = value; return 0;
+    case OPT_QUALITY: return output_format_quality(&g->fmt, name, value) != 0;
+    }
+    return 0;
+}
+
+/* 0 to go on, else as cli_parse_options. */
 static int parse_generate_args(int argc, char **argv, generate_args *g) {
     memset(g, 0, sizeof *g);
     sampling_options_init(&g->s);
     heat_options_init(&g->heat);
     output_format_init(&g->fmt);
     g->output = "out.png";
-
-    cli_args a;
-    cli_args_init(&a, argc, argv, generate_options,
-                  sizeof generate_options / sizeof generate_options[0]);
-    const char *name, *value;
-    int id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        int bad = sampling_option(&g->s, id, name, value);
-        if (bad) {
-            if (bad < 0) return CLI_EXIT_USAGE;
-            continue;
-        }
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            cli_error("%s: unexpected argument (options are -m MODEL -p PROMPT ...)", value);
-            return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(generate_usage, stdout); return CLI_EXIT_OK;
-        case OPT_BATCH: bad = cli_parse_int(name, value, 1, 64, &g->s.params.batch); break;
-        case OPT_HEATMAPS:
-        case OPT_HEAT: bad = heat_option(&g->heat, name, value) != 0; break;
-        case OPT_HTML: g->html = value, g->heat.keep_steps = 1; break;
-        case OPT_OUTPUT: g->output = value; break;
-        case OPT_QUALITY: bad = output_format_quality(&g->fmt, name, value) != 0; break;
-        }
-        if (bad) return CLI_EXIT_USAGE;
-    }
+    int code = cli_parse_options(argc, argv, generate_options,
+                                 sizeof generate_options / sizeof generate_options[0], OPT_HELP,
+                                 generate_usage, generate_option, g);
+    if (code != 0) return code;
     if (sampling_options_require(&g->s, "generate", 1) != 0) return CLI_EXIT_USAGE;
-    int code = heat_options_check(&g->heat);
-    if (code >= 0) return code;
+    if ((code = heat_options_check(&g->heat)) != 0) return code;
     return output_format_check(&g->fmt, g->output, &g->heat);
 }
 
@@ -252,7 +247,7 @@ static int write_html(const generate_args *g, const float *images, int channels,
 int cmd_generate(int argc, char **argv) {
     generate_args g;
     int code = parse_generate_args(argc, argv, &g);
-    if (code >= 0) return code;
+    if (code != 0) return cli_exit_code(code);
 
     sampling_inputs in = {0};
     char **names = NULL;
@@ -276,7 +271,7 @@ int cmd_generate(int argc, char **argv) {
         }
     for (int k = 0; k <= g.s.params.batch; k++) { /* the images and the page */
         const char *out = k < g.s.params.batch ? names[k] : g.html;
-        if ((code = heat_options_check_outputs(&g.heat, &out, 1)) >= 0) goto done;
+        if ((code = heat_options_check_outputs(&g.heat, &out, 1)) != 0) goto done;
     }
     code = CLI_EXIT_INPUT;
 
@@ -292,7 +287,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     int heat_code = heat_options_prepare(&g.heat, in.model, in.cond, g.s.params.steps, &g.s.params);
-    if (heat_code >= 0) {
+    if (heat_code != 0) {
         code = heat_code;
         goto done;
     }
@@ -321,7 +316,7 @@ int cmd_generate(int argc, char **argv) {
 
     if (write_images(&g, names, images, info.out_channels, size, in.cond, in.uncond) != 0) goto done;
     heat_code = heat_options_write(&g.heat, images, (size_t)g.s.params.batch, info.out_channels, size);
-    if (heat_code >= 0) {
+    if (heat_code != 0) {
         code = heat_code;
         goto done;
     }

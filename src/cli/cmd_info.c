@@ -206,25 +206,33 @@ static int is_png(const char *path) {
     return got == sizeof head && memcmp(head, signature, sizeof head) == 0;
 }
 
-int cmd_info(int argc, char **argv) {
-    cli_args a;
-    cli_args_init(&a, argc, argv, info_options, sizeof info_options / sizeof info_options[0]);
-    const char *name, *value, *path = NULL;
-    int json = 0, id;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(info_usage, stdout); return CLI_EXIT_OK;
-        case OPT_JSON: json = 1; break;
-        case CLI_POSITIONAL:
-            if (path) {
-                cli_error("%s: unexpected argument (info takes one FILE)", value);
-                return CLI_EXIT_USAGE;
-            }
-            path = value;
-            break;
-        }
+typedef struct info_args {
+    const char *path;
+    int json;
+} info_args;
+
+/* One option of info's (cli_parse_options): 0 when taken, else an error was printed. */
+static int info_option(void *ctx, int id, const char *name, const char *value) {
+    info_args *a = ctx;
+    (void)name;
+    if (id == OPT_JSON) a->json = 1;
+    if (id != CLI_POSITIONAL) return 0;
+    if (a->path) {
+        cli_error("%s: unexpected argument (info takes one FILE)", value);
+        return 1;
     }
+    a->path = value;
+    return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+    info_args a = {NULL, 0};
+    int code = cli_parse_options(argc, argv, info_options,
+                                 sizeof info_options / sizeof info_options[0], OPT_HELP, info_usage,
+                                 info_option, &a);
+    if (code != 0) return cli_exit_code(code);
+    const char *path = a.path;
+    int json = a.json;
     if (!path) {
         cli_error("FILE: missing (usage: xattn info FILE [--json])");
         return CLI_EXIT_USAGE;

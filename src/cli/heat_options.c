@@ -79,19 +79,19 @@ int heat_options_check(const heat_options *o) {
         cli_error("--heat-format: only applies with --heatmaps DIR");
         return CLI_EXIT_USAGE;
     }
-    if (o->dir || o->keep_steps) return -1;
+    if (o->dir || o->keep_steps) return 0;
     const char *orphan = o->layers ? "--heat-layers" : o->heads ? "--heat-heads"
                          : o->steps ? "--heat-steps" : NULL;
     if (orphan) {
         cli_error("%s: only applies with --heatmaps DIR", orphan);
         return CLI_EXIT_USAGE;
     }
-    return -1;
+    return 0;
 }
 
-/* token_scale[T] from the --reweight words; exit code or -1 */
+/* token_scale[T] from the --reweight words: 0, or an exit code after printing the error */
 static int build_token_scale(heat_options *o, const xattn_prompt *cond) {
-    if (o->n_reweight == 0) return -1;
+    if (o->n_reweight == 0) return 0;
     xattn_word *words = NULL;
     size_t n_words = 0;
     xattn_error err = {0};
@@ -99,7 +99,7 @@ static int build_token_scale(heat_options *o, const xattn_prompt *cond) {
         cli_lib_error(&err);
         return CLI_EXIT_INPUT;
     }
-    int code = -1;
+    int code = 0;
     o->token_scale = malloc(cond->n_tokens * sizeof *o->token_scale);
     if (!o->token_scale) {
         cli_error("--reweight: out of memory");
@@ -157,7 +157,7 @@ static int inside_folder(const char *path, const struct stat *dir_st) {
 
 int heat_options_check_outputs(const heat_options *o, const char *const *paths, size_t n) {
     struct stat dir_st;
-    if (!o->dir || stat(o->dir, &dir_st) != 0 || !S_ISDIR(dir_st.st_mode)) return -1;
+    if (!o->dir || stat(o->dir, &dir_st) != 0 || !S_ISDIR(dir_st.st_mode)) return 0;
     for (size_t i = 0; i < n; i++) {
         if (paths[i] && inside_folder(paths[i], &dir_st)) {
             cli_error("%s: lies inside %s, which --heatmaps replaces as a whole (the file would be "
@@ -165,7 +165,7 @@ int heat_options_check_outputs(const heat_options *o, const char *const *paths, 
             return CLI_EXIT_USAGE;
         }
     }
-    return -1;
+    return 0;
 }
 
 int heat_options_params(const heat_options *o, const xattn_model *m, int steps_run,
@@ -187,15 +187,15 @@ int heat_options_params(const heat_options *o, const xattn_model *m, int steps_r
                   steps_run, steps_run - 1);
         return CLI_EXIT_USAGE;
     }
-    return -1;
+    return 0;
 }
 
 int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prompt *cond,
                          int steps_run, xattn_generate_params *p) {
     int code = build_token_scale(o, cond);
-    if (code >= 0) return code;
+    if (code != 0) return code;
     p->token_scale = o->token_scale;
-    if (!o->dir && !o->keep_steps) return -1;
+    if (!o->dir && !o->keep_steps) return 0;
     xattn_error err = {0};
     if (o->dir && xattn_heatmaps_dir_replaceable(o->dir, &err) != XATTN_OK) {
         cli_lib_error(&err);
@@ -203,7 +203,7 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
     }
     xattn_heatmap_params hp;
     code = heat_options_params(o, m, steps_run, &hp);
-    if (code >= 0) return code;
+    if (code != 0) return code;
     hp.keep_steps = o->keep_steps;
     xattn_status st = xattn_heatmaps_new(m, cond, &hp, &o->heatmaps, &err);
     if (st == XATTN_ERR_VALUE) { /* the selection picks no head of the layers, or no words */
@@ -215,12 +215,12 @@ int heat_options_prepare(heat_options *o, const xattn_model *m, const xattn_prom
         return CLI_EXIT_INPUT;
     }
     p->heatmaps = o->heatmaps;
-    return -1;
+    return 0;
 }
 
 int heat_options_write(const heat_options *o, const float *images, size_t batch, int channels,
                        size_t size) {
-    if (!o->dir || !o->heatmaps) return -1;
+    if (!o->dir || !o->heatmaps) return 0;
     size_t plane = size * size;
     uint8_t *rgb = malloc(batch * plane * 3); /* [B, S, S, 3] */
     xattn_error err = {0};
@@ -233,7 +233,7 @@ int heat_options_write(const heat_options *o, const float *images, size_t batch,
                             rgb + k * plane * 3);
     xattn_status st = xattn_heatmaps_write_folder(o->heatmaps, rgb, batch, o->dir, &o->image, &err);
     free(rgb);
-    if (st == XATTN_OK) return -1;
+    if (st == XATTN_OK) return 0;
     cli_lib_error(&err);
     return CLI_EXIT_INPUT;
 }

@@ -29,5 +29,5 @@ int output_format_check(output_format *f, const char *output, heat_options *heat
         return CLI_EXIT_USAGE;
     }
     heat->image.quality = f->image.quality;
-    return -1;
+    return 0;
 }

@@ -20,7 +20,7 @@ int output_format_quality(output_format *f, const char *name, const char *value)
 
 /* After parsing: -o OUTPUT must end in a known extension ("xattn: -o: ...", exit 2), and
  * --quality needs a JPEG to apply to (-o or heat's --heat-format). Passes the quality on to
- * heat. Exit code, or -1 to go on. */
+ * heat. Exit code, or 0 to go on. */
 int output_format_check(output_format *f, const char *output, heat_options *heat);
 
 #endif
