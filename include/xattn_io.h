@@ -142,6 +142,12 @@ xattn_status xattn_image_read_rgb(const char *path, uint8_t **rgb, size_t *width
  * diffusers' numpy_to_pil. */
 void xattn_image_to_rgb8(const float *chw, int channels, size_t height, size_t width, uint8_t *rgb);
 
+/* The other way, for image-to-image: init [channels, size, size] in [-1, 1] (pixel / 127.5 - 1)
+ * from any image xattn_image_read_rgb reads, resized to size x size (stb_image_resize) when its
+ * size differs; channels 1 takes the mean of R, G and B. */
+xattn_status xattn_image_read_sample(const char *path, int channels, size_t size, float *init,
+                                     xattn_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* The one writer of output images: the format is chosen by the file name's
  * extension (case-insensitive) or given explicitly.

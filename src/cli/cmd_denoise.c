@@ -1,9 +1,8 @@
 /* cmd_denoise.c — `xattn denoise`: an input image + prompt embeddings -> PNG (image-to-image;
  * or JPEG, BMP, TGA by -o's extension, cli/output_format.h).
  *
- * The input is read with stb_image (PNG, JPEG, BMP, ...) as 8-bit RGB, resized with
- * stb_image_resize to the model's sample_size when its size differs (a 1-channel model gets the
- * mean of R, G and B), and mapped to [-1, 1] as pixel / 127.5 - 1; xattn_denoise then noises it
+ * The input is read by xattn_image_read_sample (PNG through libpng, JPEG, BMP, ... through
+ * stb_image, resized to the model's sample_size, mapped to [-1, 1]); xattn_denoise then noises it
  * to the strength's first timestep and runs the guided loop from there (see xattn.h).
  * Order of work: parse and check the command line (exit 2), check the output's folder, load the
  * image, the prompts and the model (exit 1), sample, write the PNG (atomically), the heatmaps. */
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <stb/stb_image_resize.h>
 
 #include "args.h"
 #include "commands.h"
@@ -164,42 +162,6 @@ static int parse_denoise_args(int argc, char **argv, denoise_args *d) {
     return output_format_check(&d->fmt, d->output, &d->heat);
 }
 
-/* init[channels, size, size] in [-1, 1] from the input image (resized if needed). Prints the
- * error; returns 0 when fine. */
-static int load_input(const char *path, int channels, size_t size, float *init) {
-    uint8_t *rgb = NULL, *resized = NULL; /* [h, w, 3], [size, size, 3] */
-    size_t w, h;
-    xattn_error err = {0};
-    if (xattn_image_read_rgb(path, &rgb, &w, &h, &err) != XATTN_OK) {
-        cli_lib_error(&err);
-        return -1;
-    }
-    const uint8_t *px = rgb;
-    if (w != size || h != size) {
-        resized = malloc(size * size * 3);
-        if (!resized || w > (size_t)INT32_MAX / 4 || h > (size_t)INT32_MAX / 4 ||
-            !stbir_resize_uint8(rgb, (int)w, (int)h, 0, resized, (int)size, (int)size, 0, 3)) {
-            cli_error("%s: cannot resize %zux%zu to %zux%zu", path, w, h, size, size);
-            free(resized);
-            free(rgb);
-            return -1;
-        }
-        px = resized;
-    }
-    size_t plane = size * size;
-    for (size_t k = 0; k < plane; k++) {
-        if (channels == 1) {
-            float mean = ((float)px[k * 3] + (float)px[k * 3 + 1] + (float)px[k * 3 + 2]) / 3.0f;
-            init[k] = mean / 127.5f - 1.0f;
-        } else {
-            for (size_t c = 0; c < 3; c++) init[c * plane + k] = (float)px[k * 3 + c] / 127.5f - 1.0f;
-        }
-    }
-    free(resized);
-    free(rgb);
-    return 0;
-}
-
 /* image [C, S, S] -> OUT.png with the parameters as text chunks (or OUT.jpg, ... with them in
  * its sidecar). Prints the error; 0 = fine. */
 static int write_output(const denoise_args *d, const float *image, int channels, size_t size,
@@ -273,7 +235,8 @@ int cmd_denoise(int argc, char **argv) {
         cli_error("%s: out of memory", d.s.model);
         goto done;
     }
-    if (load_input(d.input, info.in_channels, size, init) != 0) goto done;
+    if (xattn_image_read_sample(d.input, info.in_channels, size, init, &err) != XATTN_OK)
+        goto library_error;
 
     cli_progress progress;
     cli_progress_start(&progress, !d.s.quiet && isatty(STDERR_FILENO));

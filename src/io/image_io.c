@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
 
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -471,4 +472,36 @@ void xattn_image_to_rgb8(const float *chw, int channels, size_t height, size_t w
             rgb[i * 3 + c] = (uint8_t)nearbyintf(v * 255.0f);
         }
     }
+}
+
+xattn_status xattn_image_read_sample(const char *path, int channels, size_t size, float *init,
+                                     xattn_error *err) {
+    uint8_t *rgb = NULL, *resized = NULL; /* [h, w, 3], [size, size, 3] */
+    size_t w, h;
+    xattn_status st = xattn_image_read_rgb(path, &rgb, &w, &h, err);
+    if (st != XATTN_OK) return st;
+    const uint8_t *px = rgb;
+    if (w != size || h != size) {
+        resized = malloc(size * size * 3);
+        if (!resized || w > (size_t)INT32_MAX / 4 || h > (size_t)INT32_MAX / 4 ||
+            !stbir_resize_uint8(rgb, (int)w, (int)h, 0, resized, (int)size, (int)size, 0, 3)) {
+            free(resized);
+            free(rgb);
+            return xattn_fail(err, XATTN_ERR_NOMEM, "%s: cannot resize %zux%zu to %zux%zu", path,
+                              w, h, size, size);
+        }
+        px = resized;
+    }
+    size_t plane = size * size;
+    for (size_t k = 0; k < plane; k++) {
+        if (channels == 1) {
+            float mean = ((float)px[k * 3] + (float)px[k * 3 + 1] + (float)px[k * 3 + 2]) / 3.0f;
+            init[k] = mean / 127.5f - 1.0f;
+        } else {
+            for (size_t c = 0; c < 3; c++) init[c * plane + k] = (float)px[k * 3 + c] / 127.5f - 1.0f;
+        }
+    }
+    free(resized);
+    free(rgb);
+    return XATTN_OK;
 }
