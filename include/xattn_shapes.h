@@ -508,6 +508,8 @@ typedef struct eval_adherence_params {
     const char *model_name;    /* names the model in messages (its folder) */
     int seeds;                 /* seeds 0..seeds-1 per prompt, 1..EVAL_MAX_SEEDS (default 4) */
     xattn_generate_params gen; /* steps, cfg, threads; seed and batch are set per image */
+    xattn_encoder *encoder;    /* encodes the prompt of a line without "embedding" (NULL: such a
+                                  line is refused) */
 } eval_adherence_params;
 
 void eval_adherence_params_init(eval_adherence_params *p);
@@ -627,7 +629,14 @@ typedef struct eval_heat_params {
                                   1..EVAL_MAX_SEEDS (default 1) */
     xattn_generate_params gen; /* seed, steps, cfg, threads; batch and heatmaps are set here */
     xattn_heatmap_params heat; /* the layers, heads and steps to average (xattn_heatmap_parse_*) */
+    xattn_encoder *encoder;    /* encodes the prompt of a line without "embedding" (NULL: such a
+                                  line is refused) */
 } eval_heat_params;
+
+/* A prompt line's embedding: the file it names, or, when it names none (file NULL), its text
+ * encoded with enc; where ("FILE:LINE") names the line in errors. */
+xattn_status eval_load_embedding(const char *file, const char *text, xattn_encoder *enc,
+                                 const char *where, xattn_prompt **out, xattn_error *err);
 
 void eval_heat_params_init(eval_heat_params *p);
 

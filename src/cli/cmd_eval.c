@@ -295,7 +295,7 @@ static int save_image(const adherence_args *g, const char *path, const eval_adhe
     sampling_text text;
     sampling_text_init(&text);
     sampling_text_add(&text, "prompt", im->prompt);
-    sampling_text_add(&text, "prompt_file", im->embedding);
+    if (im->embedding) sampling_text_add(&text, "prompt_file", im->embedding);
     sampling_text_params(&text, g->s.model, &params, 0);
     sampling_text_add(&text, "category", eval_category_names[im->spec->category]);
     sampling_text_software(&text);
@@ -408,12 +408,17 @@ static int run_prompts(const adherence_args *g) {
     p.model_name = g->s.model;
     p.seeds = g->seeds;
     p.gen = g->s.params;
+    /* the model's text encoder, for lines without "embedding"; a model without one leaves it
+     * NULL, and only such a line is then refused */
+    xattn_error enc_err = {0};
+    xattn_encoder_load(g->s.model, &p.encoder, &enc_err);
     printer pr = {g, g->prompts, !g->s.quiet && isatty(STDERR_FILENO), cli_now(), 0, NULL, 0};
     eval_adherence_callbacks cb = {prompts_start, prompts_image, &pr};
     eval_adherence_tally t;
     size_t n_prompts;
     xattn_status st = eval_adherence_run(model, &p, &cb, &t, &n_prompts, &err);
     xattn_model_free(model);
+    xattn_encoder_free(p.encoder);
     /* the images written, also after a failure, go into the folder's manifest, so that a later
      * run may overwrite them (after another error, that one's line is the one printed) */
     xattn_error merr = {0};

@@ -292,11 +292,16 @@ static int run_heatmaps(const heat_args *g) {
     p.threshold = g->threshold;
     p.seeds = g->seeds;
     p.gen = g->s.params;
+    /* the model's text encoder, for lines without "embedding"; a model without one leaves it
+     * NULL, and only such a line is then refused */
+    xattn_error enc_err = {0};
+    xattn_encoder_load(g->s.model, &p.encoder, &enc_err);
     printer pr = {g, !g->s.quiet && isatty(STDERR_FILENO), cli_now(), 0};
     eval_heat_callbacks cb = {on_start, on_image, &pr};
     eval_heat_result r;
     xattn_status st = eval_heat_run(model, &p, &cb, &r, &err);
     xattn_model_free(model);
+    xattn_encoder_free(p.encoder);
     if (st != XATTN_OK) {
         if (!pr.failed) cli_lib_error(&err);
         return CLI_EXIT_INPUT;

@@ -3,6 +3,7 @@
  * caller's callback. */
 #include "xattn_shapes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,7 +133,8 @@ static xattn_status check_width(const xattn_model_info *info, const eval_prompt 
     if (emb->dim == (size_t)info->cross_attention_dim) return XATTN_OK;
     return xattn_fail(err, XATTN_ERR_SHAPE,
                       "%s: embedding width %zu, model expects %d (prompt on %s:%zu)",
-                      pr->embedding, emb->dim, info->cross_attention_dim, prompts, pr->line);
+                      pr->embedding ? pr->embedding : "the encoder's", emb->dim,
+                      info->cross_attention_dim, prompts, pr->line);
 }
 
 xattn_status eval_adherence_run(xattn_model *model, const eval_adherence_params *p,
@@ -160,7 +162,11 @@ xattn_status eval_adherence_run(xattn_model *model, const eval_adherence_params 
         goto done;
     }
     for (size_t i = 0; i < set.n; i++) {
-        if ((st = xattn_prompt_load(set.prompts[i].embedding, &emb[i], err)) != XATTN_OK) goto done;
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%zu", p->prompts, set.prompts[i].line);
+        if ((st = eval_load_embedding(set.prompts[i].embedding, set.prompts[i].text, p->encoder,
+                                      where, &emb[i], err)) != XATTN_OK)
+            goto done;
         if ((st = check_width(&info, &set.prompts[i], emb[i], p->prompts, err)) != XATTN_OK)
             goto done;
     }
@@ -202,4 +208,13 @@ done:
     free(det);
     eval_prompts_free(&set);
     return st;
+}
+
+xattn_status eval_load_embedding(const char *file, const char *text, xattn_encoder *enc,
+                                 const char *where, xattn_prompt **out, xattn_error *err) {
+    if (file) return xattn_prompt_load(file, out, err);
+    if (!enc)
+        return xattn_fail(err, XATTN_ERR_FORMAT, "%s: \"embedding\": missing, and no text encoder "
+                          "to encode the prompt (run tools/fetch_encoder.sh)", where);
+    return xattn_encode(enc, text, out, err);
 }

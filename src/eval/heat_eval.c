@@ -125,6 +125,7 @@ static xattn_status parse_line(const char *path, const char *dir, size_t line_no
     const char *vals[4] = {"", "", "", ""};
     for (int k = 0; k < (generated ? 2 : 4); k++) { /* generated mode needs no image and mask */
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+        if (k == 1 && !v) continue; /* no embedding: the prompt is encoded */
         if (!cJSON_IsString(v) || !v->valuestring[0]) {
             st = xattn_fail(err, XATTN_ERR_FORMAT, "%s:%zu: \"%s\": missing or not a string%s",
                             path, line_no, keys[k],
@@ -136,10 +137,10 @@ static xattn_status parse_line(const char *path, const char *dir, size_t line_no
     }
     l->text = strdup(vals[0]);
     l->words_buf = strdup(vals[0]);
-    l->embedding = resolve(dir, vals[1]);
+    l->embedding = vals[1][0] ? resolve(dir, vals[1]) : NULL;
     l->image = resolve(dir, vals[2]);
     l->mask = resolve(dir, vals[3]);
-    if (!l->text || !l->words_buf || !l->embedding || !l->image || !l->mask) {
+    if (!l->text || !l->words_buf || (vals[1][0] && !l->embedding) || !l->image || !l->mask) {
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -232,14 +233,16 @@ xattn_status eval_heat_check_words(const eval_heat_line *l, const xattn_prompt *
     if (n != l->n_words)
         st = xattn_fail(err, XATTN_ERR_FORMAT,
                         "%s:%zu: %s has %zu words, the caption \"%s\" %zu: cannot align the "
-                        "heatmaps with the caption", path, l->line, l->embedding, n, l->text,
+                        "heatmaps with the caption", path, l->line,
+                        l->embedding ? l->embedding : "the encoded prompt", n, l->text,
                         l->n_words);
     for (size_t i = 0; st == XATTN_OK && i < n; i++)
         if (strcmp(words[i].text, l->words[i]) != 0)
             st = xattn_fail(err, XATTN_ERR_FORMAT,
                             "%s:%zu: heatmap word %zu is \"%s\" (%s), caption word %zu is \"%s\": "
                             "cannot align the heatmaps with the caption", path, l->line, i,
-                            words[i].text, l->embedding, i, l->words[i]);
+                            words[i].text, l->embedding ? l->embedding : "the encoded prompt", i,
+                            l->words[i]);
     xattn_words_free(words, n);
     return st;
 }
@@ -352,7 +355,10 @@ static xattn_status load_inputs(heat_run *r, const xattn_model_info *info,
     if (!r->emb || !r->rgb || !r->mask)
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", p->prompts);
     for (size_t i = 0; i < n; i++) {
-        if ((st = xattn_prompt_load(r->set.lines[i].embedding, &r->emb[i], err)) != XATTN_OK ||
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%zu", p->prompts, r->set.lines[i].line);
+        if ((st = eval_load_embedding(r->set.lines[i].embedding, r->set.lines[i].text, p->encoder,
+                                      where, &r->emb[i], err)) != XATTN_OK ||
             (st = eval_heat_check_words(&r->set.lines[i], r->emb[i], p->prompts, err)) != XATTN_OK)
             return st;
     }
@@ -366,7 +372,8 @@ static xattn_status load_inputs(heat_run *r, const xattn_model_info *info,
         if (r->emb[i]->dim != (size_t)info->cross_attention_dim)
             return xattn_fail(err, XATTN_ERR_SHAPE,
                               "%s: embedding width %zu, model expects %d (prompt on %s:%zu)",
-                              l->embedding, r->emb[i]->dim, info->cross_attention_dim, p->prompts,
+                              l->embedding ? l->embedding : "the encoder's", r->emb[i]->dim,
+                              info->cross_attention_dim, p->prompts,
                               l->line);
         if (!p->generated &&
             ((st = read_sized(p->prompts, l->line, l->image, size, &r->rgb[i], err)) != XATTN_OK ||

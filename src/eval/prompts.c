@@ -151,22 +151,25 @@ static xattn_status parse_line(const char *path, size_t line_no, const char *lin
                         text ? "not a string" : "missing");
         goto done;
     }
-    if (!cJSON_IsString(emb) || emb->valuestring[0] == '\0') {
+    if (emb && (!cJSON_IsString(emb) || emb->valuestring[0] == '\0')) { /* absent: encode */
         st = xattn_fail(err, XATTN_ERR_FORMAT, "%s: \"embedding\": %s (the prompt-embedding file)",
-                        where, !emb ? "missing" : cJSON_IsString(emb) ? "empty" : "not a string");
+                        where, cJSON_IsString(emb) ? "empty" : "not a string");
         goto done;
     }
     if ((st = eval_spec_from_json(obj, where, &p->spec, err)) != XATTN_OK) goto done;
-    const char *e = emb->valuestring;
-    size_t dl = e[0] == '/' ? 0 : dir_length(path), el = strlen(e);
     p->text = strdup(text->valuestring);
-    p->embedding = malloc(dl + el + 1);
-    if (!p->text || !p->embedding) {
+    if (emb) {
+        const char *e = emb->valuestring;
+        size_t dl = e[0] == '/' ? 0 : dir_length(path), el = strlen(e);
+        if ((p->embedding = malloc(dl + el + 1)) != NULL) {
+            memcpy(p->embedding, path, dl);
+            memcpy(p->embedding + dl, e, el + 1);
+        }
+    }
+    if (!p->text || (emb && !p->embedding)) {
         st = xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", where);
         goto done;
     }
-    memcpy(p->embedding, path, dl);
-    memcpy(p->embedding + dl, e, el + 1);
     p->line = line_no;
 done:
     cJSON_Delete(obj);

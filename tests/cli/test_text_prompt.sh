@@ -35,4 +35,26 @@ expect_error missing_file 1 "$T/nope.safetensors" generate "${common[@]}" -p "$T
 expect_error bad_utf8 1 "text: invalid UTF-8" generate "${common[@]}" -p $'a red \xff circle' -o "$T/e.png"
 expect_error no_encoder 1 "$T/none: no such folder" generate "${common[@]}" -p "a red circle" --encoder "$T/none" -o "$T/e.png"
 [ -e "$T/e.png" ] && fail "an error left $T/e.png" || ok no_output_after_errors
+
+# eval: a prompt line without "embedding" is encoded in C, and scores as its embedding file does
+H=assets/eval/holdout200
+head -3 "$H/prompts.jsonl" | sed "s|\"embedding\": \"emb/|\"embedding\": \"$S/$H/emb/|; s|\"image\": \"data/|\"image\": \"$S/$H/data/|; s|\"mask\": \"data/|\"mask\": \"$S/$H/data/|" >"$T/with.jsonl"
+sed 's|"embedding": "[^"]*", ||' "$T/with.jsonl" >"$T/without.jsonl"
+grep -q embedding "$T/without.jsonl" && fail "eval: the test file still names embeddings" || ok eval_file_without_embeddings
+ev=(eval adherence -m "$M" --seeds 1 --steps 8 --cfg 4 --quiet)
+if run eval_with 0 "${ev[@]}" --prompts "$T/with.jsonl" && cp "$T/stdout" "$T/with.out" &&
+   run eval_without 0 "${ev[@]}" --prompts "$T/without.jsonl"; then
+    if cmp -s "$T/with.out" "$T/stdout"; then ok eval_text_scores_as_file; else fail "eval_text_scores_as_file: $(diff "$T/with.out" "$T/stdout" | head -4)"; fi
+fi
+hv=(eval heatmaps -m "$M" --steps 8 --quiet --json)
+if run heat_with 0 "${hv[@]}" --prompts "$T/with.jsonl" && cp "$T/stdout" "$T/hwith.out" &&
+   run heat_without 0 "${hv[@]}" --prompts "$T/without.jsonl"; then
+    # the same summary but for the file's name
+    if cmp -s <(sed 's|with\.jsonl|X|' "$T/hwith.out") <(sed 's|without\.jsonl|X|' "$T/stdout"); then
+        ok eval_heatmaps_text_as_file
+    else
+        fail "eval_heatmaps_text_as_file: $(diff "$T/hwith.out" "$T/stdout" | head -4)"
+    fi
+fi
+expect_error eval_no_encoder 1 "$T/without.jsonl:1: \"embedding\": missing, and no text encoder" eval adherence -m weights/tiny-random --seeds 1 --steps 2 --cfg 1 --quiet --prompts "$T/without.jsonl"
 finish
