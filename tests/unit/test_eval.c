@@ -605,7 +605,8 @@ static void test_prompt_file(void **state) {
         {"{\"prompt\":\"x\",\"embedding\":\"e\",\"category\":\"count\",\"objects\":[{\"shape\":\"ring\","
          "\"count\":0}]}",
          "\"count\": must be a whole number 1..9"},
-        {"{\"prompt\":\"x\",\"category\":\"single\",\"objects\":[{\"shape\":\"ring\"}]}", "\"embedding\": missing"},
+        {"{\"prompt\":\"x\",\"embedding\":3,\"category\":\"single\",\"objects\":[{\"shape\":\"ring\"}]}",
+         "\"embedding\": not a string"},
         {"{\"prompt\":\"x\",\"embedding\":\"e\",\"category\":\"colors\",\"objects\":[{\"shape\":\"ring\"}]}",
          "names every colour"},
         {"{\"prompt\":\"x\",\"embedding\":\"e\",\"category\":\"two\",\"objects\":[{\"shape\":\"ring\"},"
@@ -629,6 +630,16 @@ static void test_prompt_file(void **state) {
         CHECK(strstr(err.msg, "bad.jsonl:2: ") && strstr(err.msg, bad[i].want), "bad line %zu: '%s' lacks '%s'",
               i, err.msg, bad[i].want);
     }
+    /* a line without "embedding" loads: its text is encoded when the run starts */
+    path = write_file(dir, "text.jsonl", "{\"prompt\":\"a ring\",\"category\":\"single\","
+                                         "\"objects\":[{\"shape\":\"ring\"}]}\n");
+    memset(&err, 0, sizeof err);
+    st = eval_prompts_load(path, &set, &err);
+    CHECK(st == XATTN_OK, "a line without embedding refused: %s", err.msg);
+    CHECK(st != XATTN_OK || (set.n == 1 && set.prompts[0].embedding == NULL),
+          "a line without embedding: %zu prompts, embedding %s", set.n,
+          set.n ? set.prompts[0].embedding : "-");
+    eval_prompts_free(&set);
     path = write_file(dir, "empty.jsonl", "\n\n");
     CHECK(eval_prompts_load(path, &set, &err) == XATTN_ERR_FORMAT && strstr(err.msg, "no prompts"),
           "empty file: '%s'", err.msg);
