@@ -503,6 +503,113 @@ static void test_refuses_bad_sampler_arguments(void **state) {
     assert_null(s);
 }
 
+/* The other samplers' options xattn lacks: one line naming the key and value. */
+static void test_refuses_sampler_options(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    static const struct {
+        const char *json, *message;
+    } cases[] = {
+        {"{\"_class_name\": \"DPMSolverMultistepScheduler\", \"solver_order\": 3}",
+         "solver_order 3 is not supported (1, 2)"},
+        {"{\"_class_name\": \"UniPCMultistepScheduler\", \"solver_order\": 3}",
+         "solver_order 3 is not supported (1, 2)"},
+        {"{\"algorithm_type\": \"dpmsolver\"}",
+         "algorithm_type \"dpmsolver\" is not supported (dpmsolver++, sde-dpmsolver++)"},
+        {"{\"algorithm_type\": \"sde-dpmsolver\"}", "algorithm_type \"sde-dpmsolver\" is not"},
+        {"{\"algorithm_type\": \"deis\"}", "algorithm_type \"deis\" is not supported"},
+        {"{\"solver_type\": \"foo\"}", "solver_type \"foo\" is not supported"},
+        {"{\"final_sigmas_type\": \"max\"}", "final_sigmas_type \"max\" is not supported"},
+        {"{\"use_exponential_sigmas\": true}", "use_exponential_sigmas true is not supported"},
+        {"{\"use_beta_sigmas\": true}", "use_beta_sigmas true is not supported"},
+        {"{\"use_lu_lambdas\": true}", "use_lu_lambdas true is not supported"},
+        {"{\"timestep_type\": \"continuous\"}",
+         "timestep_type \"continuous\" is not supported (discrete)"},
+        {"{\"interpolation_type\": \"log_linear\"}",
+         "interpolation_type \"log_linear\" is not supported (linear)"},
+        {"{\"sigma_min\": 0.1}", "sigma_min 0.1 is not supported"},
+        {"{\"lambda_min_clipped\": -5.1}", "lambda_min_clipped is not supported"},
+        {"{\"use_karras_sigmas\": 1}", "use_karras_sigmas must be true or false"},
+        {"{\"_class_name\": \"KDPM2DiscreteScheduler\"}",
+         "_class_name \"KDPM2DiscreteScheduler\" is not supported (DDIMScheduler"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%zu.json", k);
+        assert_int_not_equal(load_text(name, cases[k].json, &cfg, &err, NULL), XATTN_OK);
+        expect_message(&err, cases[k].message);
+        assert_null(strchr(err.msg, '\n'));
+    }
+    /* -Infinity, as Python's json writes it, loads */
+    assert_int_equal(load_text("inf.json",
+                               "{\"_class_name\": \"DPMSolverMultistepScheduler\", "
+                               "\"lambda_min_clipped\": -Infinity, \"algorithm_type\": "
+                               "\"sde-dpmsolver++\", \"variance_type\": null}",
+                               &cfg, &err, NULL),
+                     XATTN_OK);
+    assert_int_equal(cfg.class_kind, XATTN_SAMPLER_DPMPP_2M_SDE);
+
+    /* options of a sampler that lacks them */
+    scheduler *s = NULL;
+    scheduler_config_init(&cfg);
+    assert_int_equal(scheduler_new_karras(&cfg, XATTN_SAMPLER_EULER_A, 10, 0.0f, 1, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "karras: the euler_a sampler has no Karras sigmas");
+    assert_int_equal(scheduler_new_karras(&cfg, XATTN_SAMPLER_DDIM, 10, 0.0f, 1, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "karras: the ddim sampler has no Karras sigmas");
+    cfg.prediction_type = SCHEDULER_PREDICT_SAMPLE;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_PNDM, 10, 0.0f, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "prediction_type \"sample\" is not supported by the pndm sampler");
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_EULER_A, 10, 0.0f, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "prediction_type \"sample\" is not supported by the euler_a sampler");
+    scheduler_config_init(&cfg);
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_PNDM, 3, 0.0f, &s, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "too few for pndm");
+    assert_int_equal(scheduler_new(&cfg, (xattn_sampler_kind)42, 10, 0.0f, &s, &err),
+                     XATTN_ERR_VALUE);
+    expect_message(&err, "sampler: unknown sampler 42");
+    assert_null(s);
+}
+
+/* Names: xattn's, A1111's, diffusers' classes; the Karras ones. */
+static void test_sampler_names(void **state) {
+    (void)state;
+    xattn_sampler_kind kind;
+    int karras = -1;
+    xattn_error err = {0};
+    assert_int_equal(xattn_sampler_from_name("Euler a", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_EULER_A);
+    assert_int_equal(karras, 0);
+    assert_int_equal(xattn_sampler_from_name("DPM++ 2M Karras", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_DPMPP_2M);
+    assert_int_equal(karras, 1);
+    assert_int_equal(xattn_sampler_from_name("dpm++ 2m sde karras", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_DPMPP_2M_SDE);
+    assert_int_equal(karras, 1);
+    assert_int_equal(xattn_sampler_from_name("UniPCMultistepScheduler", &kind, &karras, &err),
+                     XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_UNIPC);
+    assert_int_equal(xattn_sampler_from_name("PLMS", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_PNDM);
+    assert_int_equal(xattn_sampler_from_name("euler_b", &kind, &karras, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "sampler: 'euler_b' is not one of ddim, ddpm, euler");
+    /* every kind has a name that maps back to it */
+    for (int k = -1; k < XATTN_SAMPLER_COUNT; k++) {
+        const char *name = xattn_sampler_name((xattn_sampler_kind)k);
+        assert_non_null(name);
+        assert_int_equal(xattn_sampler_from_name(name, &kind, &karras, &err), XATTN_OK);
+        assert_int_equal((int)kind, k);
+    }
+    assert_null(xattn_sampler_name((xattn_sampler_kind)XATTN_SAMPLER_COUNT));
+    size_t n = 0;
+    while (xattn_sampler_alias_at(n)) n++;
+    assert_true(n >= 30);
+}
+
 /* diffusers' defaults when a key is absent; unknown keys ignored. */
 static void test_defaults(void **state) {
     (void)state;
@@ -530,6 +637,8 @@ int main(void) {
         cmocka_unit_test(test_refuses_wrong_types),
         cmocka_unit_test(test_refuses_other_values),
         cmocka_unit_test(test_refuses_bad_sampler_arguments),
+        cmocka_unit_test(test_refuses_sampler_options),
+        cmocka_unit_test(test_sampler_names),
         cmocka_unit_test(test_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
