@@ -65,8 +65,8 @@ int sampling_check_null_prompt(const char *model, const xattn_model_info *info, 
 
 /* The --sampler / --karras lines of --help (one string, 2 lines). */
 #define SAMPLING_HELP_SAMPLER                                                                     \
-    "      --sampler NAME     ddim, ddpm, euler, euler_a, heun, dpmpp_2m,   default: the model's\n" \
-    "                         dpmpp_2m_sde, unipc, lms, pndm, or an A1111   scheduler class\n"    \
+    "      --sampler NAME     ddim, ddpm, euler, euler_a, heun, dpmpp_2m,     default: the\n"   \
+    "                         dpmpp_2m_sde, unipc, lms, pndm, or an A1111     model's class\n"  \
     "                         name (\"Euler a\", \"DPM++ 2M Karras\"; docs/samplers.md)\n"        \
     "      --karras           Karras sigmas (euler, heun, lms, dpmpp_2m, dpmpp_2m_sde, unipc)\n"
 
