@@ -51,6 +51,25 @@ const char *xattn_status_name(xattn_status s);
 void xattn_message_fit(char *out, size_t cap, const char *msg);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Samplers                                                                                    */
+
+/* The samplers, each exactly as its diffusers scheduler (docs/samplers.md). */
+typedef enum xattn_sampler_kind {
+    XATTN_SAMPLER_MODEL = -1,       /* the class the model's scheduler_config.json names */
+    XATTN_SAMPLER_DDIM = 0,         /* DDIMScheduler */
+    XATTN_SAMPLER_DDPM = 1,         /* DDPMScheduler */
+    XATTN_SAMPLER_EULER = 2,        /* EulerDiscreteScheduler */
+    XATTN_SAMPLER_EULER_A = 3,      /* EulerAncestralDiscreteScheduler */
+    XATTN_SAMPLER_HEUN = 4,         /* HeunDiscreteScheduler (two U-Net calls a step) */
+    XATTN_SAMPLER_DPMPP_2M = 5,     /* DPMSolverMultistepScheduler, dpmsolver++ */
+    XATTN_SAMPLER_DPMPP_2M_SDE = 6, /* DPMSolverMultistepScheduler, sde-dpmsolver++ */
+    XATTN_SAMPLER_UNIPC = 7,        /* UniPCMultistepScheduler */
+    XATTN_SAMPLER_LMS = 8,          /* LMSDiscreteScheduler */
+    XATTN_SAMPLER_PNDM = 9          /* PNDMScheduler */
+} xattn_sampler_kind;
+#define XATTN_SAMPLER_COUNT 10
+
+/* ------------------------------------------------------------------------------------------ */
 /* Model: a diffusers folder (unet/, scheduler/, null_prompt.safetensors)                      */
 
 typedef struct xattn_model xattn_model;
@@ -65,8 +84,10 @@ typedef struct xattn_model_info {
     int cross_attention_dim;                     /* required prompt width D */
     int n_down_blocks, n_attention_layers;       /* attention layers = Transformer2DModel blocks */
     size_t n_parameters;
-    const char *prediction_type;                 /* "epsilon" or "v_prediction" */
+    const char *prediction_type;                 /* "epsilon", "v_prediction" or "sample" */
     int has_null_prompt;
+    xattn_sampler_kind sampler;  /* the scheduler config's _class_name (DDIM when absent) */
+    int karras;                  /* its use_karras_sigmas */
 } xattn_model_info;
 void xattn_model_get_info(const xattn_model *m, xattn_model_info *info);
 
@@ -127,7 +148,26 @@ typedef struct xattn_heatmaps xattn_heatmaps;
 /* ------------------------------------------------------------------------------------------ */
 /* Generation                                                                                  */
 
-typedef enum xattn_sampler_kind { XATTN_SAMPLER_DDIM = 0, XATTN_SAMPLER_DDPM = 1 } xattn_sampler_kind;
+
+/* The sampler's name ("ddim", "euler_a", "dpmpp_2m", ...; "model" for XATTN_SAMPLER_MODEL),
+ * or NULL for a value outside the enum. */
+const char *xattn_sampler_name(xattn_sampler_kind kind);
+
+/* A sampler by name: xattn's names (ddim, ddpm, euler, euler_a, heun, dpmpp_2m, dpmpp_2m_sde,
+ * unipc, lms, pndm, model), the A1111 names ("Euler a", "DPM++ 2M Karras", "PLMS", ...) and
+ * diffusers' class names ("EulerDiscreteScheduler", ...), case-insensitively. *karras is set
+ * to 1 for a name that implies Karras sigmas ("DPM++ 2M Karras"), else 0. The table is in
+ * docs/samplers.md. An unknown name: XATTN_ERR_VALUE, "sampler: ..." */
+xattn_status xattn_sampler_from_name(const char *name, xattn_sampler_kind *kind, int *karras,
+                                     xattn_error *err);
+
+/* One row of the name table: index 0 .. n-1, NULL past the end. */
+typedef struct xattn_sampler_alias {
+    const char *name;          /* as accepted by xattn_sampler_from_name */
+    xattn_sampler_kind kind;
+    int karras;
+} xattn_sampler_alias;
+const xattn_sampler_alias *xattn_sampler_alias_at(size_t index);
 
 /* Called after every sampling step; return non-zero to cancel (xattn_generate then returns
  * XATTN_ERR_CANCELLED). */
@@ -137,7 +177,7 @@ typedef struct xattn_generate_params {
     uint64_t seed;              /* the noise is torch.manual_seed(seed); torch.randn(...) */
     int steps;                  /* sampling steps (default 50) */
     float cfg;                  /* guidance scale; <= 1 runs the conditional branch only (default 7.5) */
-    xattn_sampler_kind sampler; /* default DDIM */
+    xattn_sampler_kind sampler; /* default DDIM; XATTN_SAMPLER_MODEL = the config's class */
     float eta;                  /* DDIM eta (default 0) */
     int batch;                  /* images per call (default 1) */
     int threads;                /* OpenMP threads; 0 = OpenMP's default (one per core) */
@@ -148,6 +188,8 @@ typedef struct xattn_generate_params {
     xattn_attention_fn attention;    /* sees every head's probabilities of every layer and step */
     void *attention_user;
     const float *token_scale;        /* [cond->n_tokens]: Prompt-to-Prompt re-weighting; NULL = 1 */
+    int karras;                      /* 1: Karras sigmas (use_karras_sigmas) on euler, heun, lms,
+                                        dpmpp_2m(_sde), unipc; 0: as the scheduler config says */
 } xattn_generate_params;
 
 void xattn_generate_params_init(xattn_generate_params *p);

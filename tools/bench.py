@@ -7,6 +7,8 @@ capture costs xattn (the same generation without capture, with an accumulator as
 keeping every step as --html, interleaved in one process).
 
     tools/bench.sh [--model DIR] [--prompt FILE] [--steps N] [--threads T] [--runs K]
+                   [--sampler NAME] [--karras]   (xattn's names: ddim ... pndm; both programs
+                                                  run the same diffusers scheduler)
 
 The two programs run in K alternating rounds (one process each per round: a warm-up, then one
 timed sampling), and the ratio printed is the median of the rounds' ratios.
@@ -47,12 +49,17 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5, help="alternating rounds")
     ap.add_argument("--capture-runs", type=int, default=5, help="interleaved capture rounds (0: skip)")
+    ap.add_argument("--sampler", default="ddim",
+                    help="xattn's sampler name; diffusers runs the same scheduler")
+    ap.add_argument("--karras", action="store_true", help="Karras sigmas in both")
     ap.add_argument("--build", default="build")
     args = ap.parse_args()
     os.chdir(ROOT)
     bench, xattn = os.path.join(args.build, "xattn_bench"), os.path.join(args.build, "xattn")
     py = os.path.join(ROOT, ".venv", "bin", "python")
-    common = ["-m", args.model, "-p", args.prompt, "--steps", str(args.steps), "--cfg", str(args.cfg)]
+    common = ["-m", args.model, "-p", args.prompt, "--steps", str(args.steps), "--cfg", str(args.cfg),
+              "--sampler", args.sampler]
+    karras = ["--karras"] if args.karras else []
 
     # Rounds alternate the two programs, so a drift in the machine's speed (seen here: 2x within
     # minutes) reaches both alike; each round is one process of each, one warm-up and one timed
@@ -61,13 +68,14 @@ def main():
     rounds, ours_rss, theirs_rss = [], 0.0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):
-            ours, rss = run([bench, "generate", *common, "-t", str(args.threads), "--runs", "1"])
+            ours, rss = run([bench, "generate", *common, *(["--karras", "1"] if args.karras else []),
+                             "-t", str(args.threads), "--runs", "1"])
             ours_rss = max(ours_rss, rss)
-            theirs, rss = run([py, os.path.join("tools", "reference_pipeline.py"), *common,
+            theirs, rss = run([py, os.path.join("tools", "reference_pipeline.py"), *common, *karras,
                                "--threads", str(args.threads), "-s", "0", "-o", os.path.join(tmp, "ref.png")])
             theirs_rss = max(theirs_rss, rss)
             rounds.append((ours, theirs))
-        subprocess.run([xattn, "generate", *common, "-t", str(args.threads), "-s", "0", "--quiet",
+        subprocess.run([xattn, "generate", *common, *karras, "-t", str(args.threads), "-s", "0", "--quiet",
                         "-o", os.path.join(tmp, "ours.png")], check=True)
         from PIL import Image
         import numpy as np

@@ -22,6 +22,13 @@ Writes one safetensors file (every tensor F32, metadata strings):
     <s>.init_noise [1, C, S, S], <s>.step_noise [N, 1, C, S, S] (zeros where a step drew none),
     <s>.timesteps [N], <s>.noise_pred [N, 1, C, S, S] (guided), <s>.latents [N, 1, C, S, S]
     (after each step), <s>.image [1, C, S, S]; metadata <s>.seed/steps/cfg/eta/sampler.
+  With --samplers (a file of its own: samplers_<model>.safetensors), the other samplers
+  (reference_pipeline.SAMPLERS), with the ddim run's prompts (<r>.cond, ... as above):
+    tf_<s>[_karras]: a short run for the teacher-forced check: <r>.init_noise, <r>.timesteps [E]
+      (what the U-Net saw; E calls), <r>.noise_pred [E, 1, C, S, S], <r>.latents [E, 1, C, S, S]
+      and, for the samplers that draw noise, <r>.step_noise [E, 1, C, S, S];
+    fr_<s>: a 20-step run from the seed alone: <r>.image [1, C, S, S];
+    metadata <r>.seed/steps/cfg/sampler/karras.
 """
 import argparse
 import json
@@ -169,6 +176,50 @@ def sampler_dump(unet, sched_config, null, cond, prefix, seed, steps, cfg, sampl
     return t, meta
 
 
+NEW_SAMPLERS = ["euler", "euler_a", "heun", "dpmpp_2m", "dpmpp_2m_sde", "unipc", "lms", "pndm"]
+KARRAS_RUNS = ["euler", "heun", "lms", "dpmpp_2m", "dpmpp_2m_sde", "unipc"]
+NOISY = {"euler_a", "dpmpp_2m_sde"}
+
+
+def other_sampler_dumps(unet, sched_config, null, cond, seed, cfg, tf_steps, fr_steps):
+    """The tf_* and fr_* runs: ({name: array}, {metadata})."""
+    tensors, meta = {}, {}
+    runs = [(s, False) for s in NEW_SAMPLERS] + [(s, True) for s in KARRAS_RUNS]
+    for k, (sampler, karras) in enumerate(runs):
+        name = sampler + ("_karras" if karras else "")
+        for kind, steps in (("tf", tf_steps), ("fr", fr_steps)):
+            if kind == "fr" and karras:
+                continue
+            prefix = f"{kind}_{name}"
+            run_seed = seed + 100 + k
+            rec = {}
+            try:
+                image = rp.sample(unet, sched_config, cond[0], cond[1], null[0], null[1],
+                                  run_seed, steps, cfg, sampler, 0.0, batch=1, threads=0,
+                                  record=rec, karras=karras)
+            except (IndexError, AssertionError) as e:
+                # Karras sigmas on the cosine schedule repeat the first timestep: diffusers'
+                # step index starts at its second occurrence and runs past the end
+                print(f"{prefix}: diffusers fails ({e}); no run", file=sys.stderr)
+                continue
+            if not torch.all(torch.isfinite(image)):
+                print(f"{prefix}: diffusers' result is not finite; no run", file=sys.stderr)
+                continue
+            if kind == "tf":
+                tensors[f"{prefix}.init_noise"] = rec["init_noise"]
+                tensors[f"{prefix}.timesteps"] = rec["timesteps"].to(torch.float32)
+                tensors[f"{prefix}.noise_pred"] = rec["noise_pred"]
+                tensors[f"{prefix}.latents"] = rec["latents"]
+                if sampler in NOISY:
+                    tensors[f"{prefix}.step_noise"] = rec["step_noise"]
+            else:
+                tensors[f"{prefix}.image"] = image
+            meta.update({f"{prefix}.seed": str(run_seed), f"{prefix}.steps": str(steps),
+                         f"{prefix}.cfg": repr(float(cfg)), f"{prefix}.sampler": sampler,
+                         f"{prefix}.karras": "1" if karras else "0"})
+    return tensors, meta
+
+
 def cond_prompt(dim):
     """(emb [T, D], mask [T], tokens, text): a real prompt for D = 384, fixed randn [5, D] else."""
     if dim == 384:
@@ -189,6 +240,12 @@ def main(argv=None):
     ap.add_argument("--ddim-cfg", type=float, default=3.0)
     ap.add_argument("--ddpm-cfg", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--samplers", action="store_true",
+                    help="dump the other samplers' runs (tf_*, fr_*) instead")
+    ap.add_argument("--tf-steps", type=int, default=6,
+                    help="steps of the other samplers' teacher-forced runs")
+    ap.add_argument("--fr-steps", type=int, default=20,
+                    help="steps of the other samplers' free runs")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(2)
@@ -198,7 +255,7 @@ def main(argv=None):
     if null is None:
         sys.exit(f"{args.model}: no null_prompt.safetensors")
 
-    tensors = unet_forward_dump(unet, dim)
+    tensors = {} if args.samplers else unet_forward_dump(unet, dim)
     meta = {"model": os.path.basename(os.path.normpath(args.model)),
             "in.timestep": repr(TIMESTEP), "input_seed": str(INPUT_SEED),
             "made_by": "tools/dump_reference.py", "torch": torch.__version__.split("+")[0],
@@ -207,8 +264,20 @@ def main(argv=None):
     for prefix, sampler, cfg, eta, seed in (
             ("ddim", "ddim", args.ddim_cfg, args.ddim_eta, args.seed),
             ("ddpm", "ddpm", args.ddpm_cfg, 0.0, args.seed + 1)):
+        if args.samplers:
+            # the prompts only
+            tensors.update({f"ddim.cond": torch.as_tensor(cond[0]),
+                            f"ddim.cond_mask": torch.as_tensor(cond[1]),
+                            f"ddim.uncond": torch.as_tensor(null[0]),
+                            f"ddim.uncond_mask": torch.as_tensor(null[1])})
+            break
         t, m = sampler_dump(unet, sched_config, null, cond, prefix, seed, args.steps, cfg,
                             sampler, eta)
+        tensors.update(t)
+        meta.update(m)
+    if args.samplers:
+        t, m = other_sampler_dumps(unet, sched_config, null, cond, args.seed, args.ddim_cfg,
+                                   args.tf_steps, args.fr_steps)
         tensors.update(t)
         meta.update(m)
 

@@ -9,7 +9,14 @@ Writes tests/data/schedulers/:
   timesteps.json  set_timesteps for each spacing and several step counts;
   <case>.json     one DDIMScheduler / DDPMScheduler case: the scheduler_config.json diffusers
                   writes, the timesteps, alphas_cumprod at a few indices, and three steps from a
-                  fixed sample / model output / noise with the prev_sample diffusers computes.
+                  fixed sample / model output / noise with the prev_sample diffusers computes;
+  samplers.json   the list of the other samplers' cases (SAMPLER_CASES);
+  sampler_<case>.json  one Euler / Euler a / Heun / DPM-Solver++ / UniPC / LMS / PNDM case: the
+                  config, init_noise_sigma, and a whole run (every U-Net call) with random model
+                  outputs: per call the timestep, the sample, scale_model_input(sample), the
+                  model output, the noise the step drew (if any) and prev_sample; and img2img
+                  at strength 0.5: the first call (t_start * order, set_begin_index) and
+                  add_noise there.
 Floats are float32 values printed with 9 significant digits, so they parse back exactly.
 
 Run from the repository root with the project's venv:  .venv/bin/python tools/dump_scheduler_reference.py
@@ -216,6 +223,147 @@ def dump_case(name, config_class, sampler_class, n_steps, eta, keys):
     })
 
 
+# name, xattn sampler, karras, steps, config class (None: the sampler's own), config keys
+SCALED = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+COS = dict(beta_schedule="squaredcos_cap_v2")
+SAMPLER_CASES = [
+    ("euler_linear_eps_leading", "euler", False, 10, "DDIMScheduler", dict(steps_offset=1)),
+    ("euler_scaled_v_trailing", "euler", False, 8, None,
+     dict(SCALED, prediction_type="v_prediction", timestep_spacing="trailing")),
+    ("euler_cos_sample_linspace", "euler", False, 9, None, dict(COS, prediction_type="sample")),
+    ("euler_karras_scaled_eps", "euler", True, 10, None, dict(SCALED)),
+    ("euler_zerosnr_v_sigma_min", "euler", False, 6, None,
+     dict(SCALED, prediction_type="v_prediction", timestep_spacing="trailing",
+          rescale_betas_zero_snr=True, final_sigmas_type="sigma_min")),
+    ("euler_a_linear_eps", "euler_a", False, 10, None, {}),
+    ("euler_a_scaled_v_leading", "euler_a", False, 7, None,
+     dict(SCALED, prediction_type="v_prediction", timestep_spacing="leading", steps_offset=1)),
+    ("heun_scaled_eps", "heun", False, 6, None, dict(SCALED)),
+    ("heun_linear_v_trailing", "heun", False, 5, None,
+     dict(prediction_type="v_prediction", timestep_spacing="trailing")),
+    ("heun_sample_clip", "heun", False, 5, None, dict(prediction_type="sample", clip_sample=True)),
+    ("heun_karras_ddim_config", "heun", True, 6, "DDIMScheduler", dict(SCALED)),
+    ("dpmpp_2m_linear_eps", "dpmpp_2m", False, 10, None, {}),
+    ("dpmpp_2m_scaled_v_trailing", "dpmpp_2m", False, 8, None,
+     dict(SCALED, prediction_type="v_prediction", timestep_spacing="trailing")),
+    ("dpmpp_2m_sample_leading", "dpmpp_2m", False, 7, None,
+     dict(prediction_type="sample", timestep_spacing="leading", steps_offset=1)),
+    ("dpmpp_2m_karras_scaled", "dpmpp_2m", True, 10, None, dict(SCALED)),
+    # (Karras sigmas on the cosine schedule repeat the first timestep there: diffusers' step
+    # index then starts at its second occurrence and runs past the end; not a case)
+    ("dpmpp_2m_karras_linear_trailing", "dpmpp_2m", True, 8, None,
+     dict(timestep_spacing="trailing")),
+    ("dpmpp_2m_heun_solver", "dpmpp_2m", False, 8, None, dict(SCALED, solver_type="heun")),
+    ("dpmpp_2m_sigma_min_16", "dpmpp_2m", False, 16, None,
+     dict(final_sigmas_type="sigma_min", lower_order_final=False)),
+    ("dpmpp_2m_euler_at_final", "dpmpp_2m", False, 16, None,
+     dict(final_sigmas_type="sigma_min", euler_at_final=True)),
+    ("dpmpp_2m_order1_zerosnr", "dpmpp_2m", False, 6, None,
+     dict(solver_order=1, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+          timestep_spacing="trailing")),
+    ("dpmpp_2m_sde_linear_eps", "dpmpp_2m_sde", False, 10, None, {}),
+    ("dpmpp_2m_sde_karras_v", "dpmpp_2m_sde", True, 8, None,
+     dict(SCALED, prediction_type="v_prediction")),
+    ("dpmpp_2m_sde_heun_ddim_config", "dpmpp_2m_sde", False, 6, "DDIMScheduler",
+     dict(SCALED, timestep_spacing="trailing")),
+    ("unipc_linear_eps", "unipc", False, 10, None, {}),
+    ("unipc_scaled_v_trailing", "unipc", False, 8, None,
+     dict(SCALED, prediction_type="v_prediction", timestep_spacing="trailing")),
+    ("unipc_sample_leading", "unipc", False, 7, None,
+     dict(prediction_type="sample", timestep_spacing="leading", steps_offset=1)),
+    ("unipc_karras_scaled", "unipc", True, 10, None, dict(SCALED)),
+    ("unipc_bh1_sigma_min", "unipc", False, 8, None,
+     dict(solver_type="bh1", final_sigmas_type="sigma_min")),
+    # (predict_x0 false with final_sigmas_type zero ends in 0 * inf = NaN in diffusers)
+    ("unipc_noise_prediction", "unipc", False, 8, None,
+     dict(SCALED, predict_x0=False, final_sigmas_type="sigma_min")),
+    ("unipc_disable_corrector", "unipc", False, 8, None, dict(disable_corrector=[0, 2])),
+    ("unipc_order1_karras_sigma_min", "unipc", True, 6, None,
+     dict(solver_order=1, final_sigmas_type="sigma_min")),
+    ("lms_linear_eps", "lms", False, 10, None, {}),
+    ("lms_scaled_v_leading", "lms", False, 8, None,
+     dict(SCALED, prediction_type="v_prediction", timestep_spacing="leading")),
+    ("lms_sample", "lms", False, 7, None, dict(prediction_type="sample")),
+    ("lms_karras_scaled", "lms", True, 9, None, dict(SCALED)),
+    ("pndm_linear_eps_prk", "pndm", False, 10, None, dict(steps_offset=1)),
+    ("pndm_scaled_v_skip_prk", "pndm", False, 10, None,
+     dict(SCALED, prediction_type="v_prediction", skip_prk_steps=True)),
+    ("pndm_linspace_prk", "pndm", False, 6, None, dict(timestep_spacing="linspace")),
+    ("pndm_trailing_skip_ddim_config", "pndm", False, 5, "DDIMScheduler",
+     dict(SCALED, timestep_spacing="trailing", skip_prk_steps=True)),
+]
+SAMPLER_SHAPE = (1, 2, 2, 2)
+
+
+def dump_sampler_case(name, sampler, karras, n_steps, config_class, keys):
+    import diffusers
+    import torch
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import reference_pipeline as rp
+    from diffusers import StableDiffusionImg2ImgPipeline
+    from types import SimpleNamespace
+
+    cls = config_class or rp.SAMPLERS[sampler][0]
+    extra = dict(keys)
+    if cls == "DPMSolverMultistepScheduler" and sampler == "dpmpp_2m_sde":
+        extra["algorithm_type"] = "sde-dpmsolver++"
+    src_keys = {k: v for k, v in extra.items()
+                if k in getattr(diffusers, cls).__init__.__code__.co_varnames}
+    # keys of another class than the config's travel as from_config's extra keys
+    other = {k: v for k, v in extra.items() if k not in src_keys}
+    source = getattr(diffusers, cls)(**src_keys)
+    with tempfile.TemporaryDirectory() as tmp:
+        source.save_config(tmp)
+        with open(os.path.join(tmp, "scheduler_config.json")) as f:
+            text = f.read()
+    config = json.loads(text)
+    config.update(other)  # written into the file the C test loads
+    sched = rp.make_scheduler(config, sampler, karras)
+
+    def fresh():
+        sc = rp.make_scheduler(config, sampler, karras)
+        sc.set_timesteps(n_steps)
+        return sc
+
+    sched = fresh()
+    g = torch.Generator().manual_seed(1234)
+    ng = torch.Generator().manual_seed(99)
+    x = torch.randn(SAMPLER_SHAPE, generator=g) * sched.init_noise_sigma
+    calls = []
+    for t in sched.timesteps:
+        xin = sched.scale_model_input(x, t)
+        mo = torch.randn(SAMPLER_SHAPE, generator=g)
+        state = ng.get_state()
+        prev = rp.step(sched, sampler, mo, t, x, 0.0, ng)
+        noise = []
+        if not torch.equal(state, ng.get_state()):
+            noise = f32(torch.randn(SAMPLER_SHAPE, generator=torch.Generator().set_state(state)))
+        calls.append({"timestep": float(t), "sample": f32(x), "scaled": f32(xin),
+                      "model_output": f32(mo), "noise": noise, "prev_sample": f32(prev)})
+        x = prev
+
+    # img2img at strength 0.5: the pipeline's get_timesteps (with set_begin_index), add_noise
+    sc = fresh()
+    timesteps, _ = StableDiffusionImg2ImgPipeline.get_timesteps(
+        SimpleNamespace(scheduler=sc), n_steps, 0.5, "cpu")
+    first = len(sc.timesteps) - len(timesteps)
+    orig = torch.randn(SAMPLER_SHAPE, generator=torch.Generator().manual_seed(5))
+    noise = torch.randn(SAMPLER_SHAPE, generator=torch.Generator().manual_seed(6))
+    noisy = sc.add_noise(orig, noise, timesteps[:1])
+
+    write_json(os.path.join(OUT_DIR, f"sampler_{name}.json"), {
+        "name": name, "sampler": sampler, "karras": karras, "n_steps": n_steps,
+        # the scheduler_config.json text (Python's json writes lambda_min_clipped as -Infinity,
+        # which JSON lacks: kept as a string)
+        "config_text": json.dumps(config, indent=2, sort_keys=True),
+        "init_noise_sigma": float(sched.init_noise_sigma),
+        "calls": calls,
+        "img2img": {"strength": 0.5, "first_call": first, "original": f32(orig),
+                    "noise": f32(noise), "noisy": f32(noisy)},
+    })
+
+
 def dump_timesteps():
     """DDIMScheduler.set_timesteps for many step counts; diffusers' trailing spacing sometimes
     lists n + 1 timesteps (the last -1): xattn keeps the first n."""
@@ -235,6 +383,15 @@ def dump_timesteps():
 
 
 def main():
+    if "--samplers-only" in sys.argv:  # just the sampler cases (quick, for development)
+        import diffusers
+        import torch
+        for case in SAMPLER_CASES:
+            dump_sampler_case(*case)
+        write_json(os.path.join(OUT_DIR, "samplers.json"), {
+            "diffusers": diffusers.__version__, "torch": torch.__version__,
+            "cases": [c[0] for c in SAMPLER_CASES]})
+        return
     if "--rng-streams" in sys.argv:
         json.dump(rng_streams(sys.argv[sys.argv.index("--rng-streams") + 1]), sys.stdout)
         return
@@ -246,12 +403,20 @@ def main():
     dump_timesteps()
     for case in CASES:
         dump_case(*case)
+    for case in SAMPLER_CASES:
+        dump_sampler_case(*case)
+    write_json(os.path.join(OUT_DIR, "samplers.json"), {
+        "diffusers": diffusers.__version__,
+        "torch": torch.__version__,
+        "cases": [c[0] for c in SAMPLER_CASES],
+    })
     write_json(os.path.join(OUT_DIR, "cases.json"), {
         "diffusers": diffusers.__version__,
         "torch": torch.__version__,
         "cases": [c[0] for c in CASES],
     })
-    print(f"wrote {len(CASES)} scheduler cases and rng.json to {OUT_DIR}")
+    print(f"wrote {len(CASES)} scheduler cases, {len(SAMPLER_CASES)} sampler cases and rng.json "
+          f"to {OUT_DIR}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ cd "$root"
 py="$root/.venv/bin/python"
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 CUDA_VISIBLE_DEVICES="" PYTHONHASHSEED=0
-export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE
 
 models=tests/data/models
 refs=tests/data/reference
@@ -35,6 +35,12 @@ mkdir -p "$refs"
 "$py" tools/dump_reference.py -m "$models/tiny_conv_eps" --ddim-eta 0.0 --ddim-cfg 2.0 -o "$refs/tiny_conv_eps.safetensors"
 "$py" tools/dump_reference.py -m "$models/tiny_conv_eps_f16" --ddim-eta 0.0 --ddim-cfg 2.0 -o "$refs/tiny_conv_eps_f16.safetensors"
 "$py" tools/dump_reference.py -m "$models/tiny_linear_v" --ddim-eta 0.5 -o "$refs/tiny_linear_v.safetensors"
+# the other samplers (euler ... pndm, and Karras sigmas): 6-step runs for the teacher-forced
+# check, 20-step free runs for the final sample
+for m in tiny_conv_eps tiny_conv_eps_f16; do
+    "$py" tools/dump_reference.py -m "$models/$m" --samplers --ddim-cfg 2.0 -o "$refs/samplers_$m.safetensors"
+done
+"$py" tools/dump_reference.py -m "$models/tiny_linear_v" --samplers -o "$refs/samplers_tiny_linear_v.safetensors"
 
 echo "== demo prompts"
 mkdir -p assets
@@ -95,12 +101,19 @@ lines = ["# Reference dumps", "",
 for p in sorted(glob.glob(os.path.join(refs, "*.safetensors"))):
     with safe_open(p, "np") as f:
         meta = f.metadata()
+        if "names" not in meta:  # another tool's dump (img2img_*: dump_img2img_reference.py)
+            continue
         names = json.loads(meta["names"])
         assert sorted(names) == sorted(f.keys()), p
         lines += [f"## {os.path.basename(p)}", ""]
-        runs = ", ".join(f"{s}: seed {meta[s + '.seed']}, {meta[s + '.steps']} steps, "
-                         f"cfg {meta[s + '.cfg']}, eta {meta[s + '.eta']}" for s in ("ddim", "ddpm"))
-        lines += [f"model `{meta['model']}`, in.timestep {meta['in.timestep']}; {runs}", "", "```"]
+        if os.path.basename(p).startswith("samplers_"):
+            prefixes = sorted(k[:-len(".sampler")] for k in meta if k.endswith(".sampler"))
+            runs = ", ".join(f"{s}: seed {meta[s + '.seed']}, {meta[s + '.steps']} steps, "
+                             f"cfg {meta[s + '.cfg']}" for s in prefixes)
+        else:
+            runs = ", ".join(f"{s}: seed {meta[s + '.seed']}, {meta[s + '.steps']} steps, "
+                             f"cfg {meta[s + '.cfg']}, eta {meta[s + '.eta']}" for s in ("ddim", "ddpm"))
+        lines += [f"model `{meta['model']}`, in.timestep {meta.get('in.timestep', '-')}; {runs}", "", "```"]
         for k in names:
             a = f.get_tensor(k)
             assert a.dtype == np.float32 and np.all(np.isfinite(a)), k

@@ -2,7 +2,7 @@
 """The reference sampler: exactly what the C engine does, written with diffusers and torch.
 
     reference_pipeline.py -m MODEL -p PROMPT.safetensors [-n NEGATIVE.safetensors] [-s SEED]
-        [--steps N] [--cfg S] [--sampler ddim|ddpm] [--eta E] [--batch B] [--threads T]
+        [--steps N] [--cfg S] [--sampler NAME] [--karras] [--eta E] [--batch B] [--threads T]
         [--raw OUT.safetensors] -o OUT.png
 
 prints one JSON line on stdout:
@@ -11,7 +11,7 @@ prints one JSON line on stdout:
      "peak_rss_mb": ru_maxrss, ...}
 
 The algorithm (sample()):
-    scheduler = DDIMScheduler/DDPMScheduler.from_config(model's scheduler config)
+    scheduler = <the sampler's class>.from_config(model's scheduler config) (SAMPLERS)
     scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(seed)
     latents   = torch.randn([B, C, S, S], generator) * init_noise_sigma
@@ -20,9 +20,12 @@ The algorithm (sample()):
                  longer T, the padding masked out through encoder_attention_mask);
                  noise_pred = u + cfg * (c - u)
         else:    one U-Net call on [cond]*B (with its mask)
-        latents = scheduler.step(noise_pred, t, latents, eta (DDIM only), generator).prev_sample
+        latents = scheduler.step(noise_pred, t, latents, eta (DDIM only), generator (where the
+                                 scheduler takes one)).prev_sample
     image = latents (float, unclamped; a PNG pixel is round(clamp(x / 2 + 0.5, 0, 1) * 255))
-The noise a step draws (DDIM with eta > 0; DDPM when t > 0) comes from the same generator,
+The U-Net input is scheduler.scale_model_input(latents, t) (x / sqrt(sigma^2 + 1) for the sigma
+samplers). The noise a step draws (DDIM with eta > 0; DDPM when t > 0; Euler a and DPM++ 2M SDE
+every step) comes from the same generator,
 after the initial noise, in step order.
 """
 import argparse
@@ -89,18 +92,52 @@ def load_model(model_dir):
     return unet, sched_config, null
 
 
-def make_scheduler(config, sampler):
-    """A fresh DDIMScheduler or DDPMScheduler from a scheduler config (dict or scheduler)."""
-    from diffusers import DDIMScheduler, DDPMScheduler
+# xattn's sampler names: diffusers' class and the keys the name sets (as from_config(config,
+# **keys) does)
+SAMPLERS = {
+    "ddim": ("DDIMScheduler", {}),
+    "ddpm": ("DDPMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "dpmpp_2m_sde": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+}
+KARRAS_SAMPLERS = {"euler", "heun", "lms", "dpmpp_2m", "dpmpp_2m_sde", "unipc"}
+
+
+def make_scheduler(config, sampler, karras=False):
+    """A fresh scheduler of xattn's sampler `sampler` from a scheduler config (dict or
+    scheduler); karras sets use_karras_sigmas."""
+    import diffusers
     _quiet_diffusers()
     if hasattr(config, "config"):
         config = config.config
     config = {k: v for k, v in dict(config).items() if k != "_class_name"}
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r} ({', '.join(SAMPLERS)})")
+    cls, keys = SAMPLERS[sampler]
+    keys = dict(keys)
+    if karras:
+        if sampler not in KARRAS_SAMPLERS:
+            raise ValueError(f"{sampler} has no Karras sigmas")
+        keys["use_karras_sigmas"] = True
+    return getattr(diffusers, cls).from_config(config, **keys)
+
+
+def step(sched, sampler, noise_pred, t, latents, eta, generator):
+    """scheduler.step with the arguments this scheduler takes."""
+    import inspect
+    kw = {}
+    params = inspect.signature(sched.step).parameters
     if sampler == "ddim":
-        return DDIMScheduler.from_config(config)
-    if sampler == "ddpm":
-        return DDPMScheduler.from_config(config)
-    raise ValueError(f"unknown sampler {sampler!r} (ddim or ddpm)")
+        kw["eta"] = eta
+    if "generator" in params:
+        kw["generator"] = generator
+    return sched.step(noise_pred, t, latents, **kw).prev_sample
 
 
 # --- sampling ----------------------------------------------------------------------------------
@@ -137,21 +174,23 @@ def text_batch(cond_emb, cond_mask, uncond_emb, uncond_mask, batch, guided):
 
 
 def sample(unet, scheduler, cond_emb, cond_mask, uncond_emb, uncond_mask, seed, steps, cfg,
-           sampler="ddim", eta=0.0, batch=1, threads=0, record=None):
+           sampler="ddim", eta=0.0, batch=1, threads=0, record=None, karras=False):
     """Images [batch, C, S, S] float32 (unclamped) for one prompt.
 
     scheduler: the model's scheduler config (dict) or a scheduler whose .config is used.
     cond_emb [T, D], cond_mask [T] (None: all ones); uncond_* the same for the negative/null
     prompt (needed when cfg > 1). record (a dict) receives:
-        timesteps  int64 [steps]
+        timesteps  [E]                     the timesteps the U-Net saw (E = len(sched.timesteps):
+                                           steps, Heun 2 steps - 1, PNDM steps + 1 or + 9)
         init_noise [B, C, S, S]            the initial randn (before init_noise_sigma)
-        step_noise [steps, B, C, S, S]     the noise each step drew (zeros where none)
-        noise_pred [steps, B, C, S, S]     the guided prediction each step
-        latents    [steps, B, C, S, S]     the latents after each step
+        step_noise [E, B, C, S, S]         the noise each step drew (zeros where none)
+        noise_pred [E, B, C, S, S]         the guided prediction each step
+        latents    [E, B, C, S, S]         the latents after each step
+        model_in   [E, B, C, S, S]         scale_model_input(latents) (the U-Net's input)
     """
     if threads and threads > 0:
         torch.set_num_threads(threads)
-    sched = make_scheduler(scheduler, sampler)
+    sched = make_scheduler(scheduler, sampler, karras)
     sched.set_timesteps(steps)
     cfg_ = unet.config
     shape = [batch, cfg_.in_channels, cfg_.sample_size, cfg_.sample_size]
@@ -172,7 +211,7 @@ def sample(unet, scheduler, cond_emb, cond_mask, uncond_emb, uncond_mask, seed, 
     generator = torch.Generator().manual_seed(int(seed))
     noise = torch.randn(shape, generator=generator, dtype=torch.float32)
     latents = noise * sched.init_noise_sigma
-    rec_step_noise, rec_pred, rec_latents = [], [], []
+    rec_step_noise, rec_pred, rec_latents, rec_in = [], [], [], []
     with torch.no_grad():
         for t in sched.timesteps:
             x = sched.scale_model_input(latents, t)
@@ -184,10 +223,7 @@ def sample(unet, scheduler, cond_emb, cond_mask, uncond_emb, uncond_mask, seed, 
             else:
                 noise_pred = out
             state = generator.get_state()
-            if sampler == "ddim":
-                latents = sched.step(noise_pred, t, latents, eta=eta, generator=generator).prev_sample
-            else:
-                latents = sched.step(noise_pred, t, latents, generator=generator).prev_sample
+            latents = step(sched, sampler, noise_pred, t, latents, eta, generator)
             if record is not None:
                 if torch.equal(state, generator.get_state()):
                     drawn = torch.zeros(shape)
@@ -197,6 +233,7 @@ def sample(unet, scheduler, cond_emb, cond_mask, uncond_emb, uncond_mask, seed, 
                     assert torch.equal(replay.get_state(), generator.get_state())
                 rec_step_noise.append(drawn)
                 rec_pred.append(noise_pred.clone())
+                rec_in.append(x.clone())
                 rec_latents.append(latents.clone())
     if record is not None:
         record["timesteps"] = sched.timesteps.clone()
@@ -204,6 +241,7 @@ def sample(unet, scheduler, cond_emb, cond_mask, uncond_emb, uncond_mask, seed, 
         record["step_noise"] = torch.stack(rec_step_noise)
         record["noise_pred"] = torch.stack(rec_pred)
         record["latents"] = torch.stack(rec_latents)
+        record["model_in"] = torch.stack(rec_in)
     return latents
 
 
@@ -254,7 +292,8 @@ def main(argv=None):
     ap.add_argument("-s", "--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--cfg", type=float, default=7.5)
-    ap.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+    ap.add_argument("--sampler", choices=list(SAMPLERS), default="ddim")
+    ap.add_argument("--karras", action="store_true", help="use_karras_sigmas")
     ap.add_argument("--eta", type=float, default=0.0)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("-t", "--threads", type=int, default=0, help="0 = torch's default")
@@ -287,7 +326,7 @@ def main(argv=None):
 
     t1 = time.perf_counter()
     images = sample(unet, sched_config, cond, cmask, unc, umask, args.seed, args.steps, args.cfg,
-                    args.sampler, args.eta, args.batch, args.threads)
+                    args.sampler, args.eta, args.batch, args.threads, karras=args.karras)
     sample_s = time.perf_counter() - t1
 
     for path, img in zip(batch_paths(args.output, args.batch), images):

@@ -44,7 +44,7 @@ static const char denoise_usage[] =
     "  -s, --seed N           noise seed, 0..2^64-1                           default 0\n"
     "      --steps N          schedule steps, 1..1000 (int(N * S) of them run) default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0            default 7.5\n"
-    "      --sampler NAME     ddim or ddpm                                    default ddim\n"
+    SAMPLING_HELP_SAMPLER
     "      --eta E            DDIM eta, >= 0                                  default 0\n"
     "  -t, --threads N        worker threads, 0..256 (0 = one per core)        default 0\n"
     "      --heatmaps DIR     cross-attention heatmaps of the steps run: DIR/<i>-<word>.png,\n"
@@ -75,6 +75,7 @@ static const cli_option denoise_options[] = {
     {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {0, "encoder", 1, SAMPLING_OPT_ENCODER}, {'s', "seed", 1, SAMPLING_OPT_SEED},
     {0, "steps", 1, SAMPLING_OPT_STEPS},         {0, "cfg", 1, SAMPLING_OPT_CFG},
     {0, "sampler", 1, SAMPLING_OPT_SAMPLER},     {0, "eta", 1, SAMPLING_OPT_ETA},
+    {0, "karras", 0, SAMPLING_OPT_KARRAS},
     {'t', "threads", 1, SAMPLING_OPT_THREADS},   {'o', "output", 1, OPT_OUTPUT},
     {'q', "quiet", 0, SAMPLING_OPT_QUIET},       {'h', "help", 0, OPT_HELP},
     {0, "heatmaps", 1, OPT_HEAT},       {0, "heat-layers", 1, OPT_HEAT},

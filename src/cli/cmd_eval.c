@@ -53,6 +53,7 @@ static const char adherence_usage[] =
     "      --seeds K          seeds 0..K-1 per prompt, 1..1000                  default 4\n"
     "      --steps N          sampling steps, 1..1000                          default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
+    SAMPLING_HELP_SAMPLER
     "  -t, --threads N        worker threads, 0..256 (0 = one per core)         default 0\n"
     "      --json             one JSON object with the scores instead of lines\n"
     "      --out DIR          also save every image as DIR/<line 0000..>-<seed>.png (created)\n"
@@ -67,7 +68,8 @@ static const cli_option adherence_options[] = {
     {0, "steps", 1, SAMPLING_OPT_STEPS},       {0, "cfg", 1, SAMPLING_OPT_CFG},
     {'t', "threads", 1, SAMPLING_OPT_THREADS}, {0, "json", 0, OPT_JSON},
     {0, "out", 1, OPT_OUT},                    {'q', "quiet", 0, SAMPLING_OPT_QUIET},
-    {'h', "help", 0, OPT_HELP},
+    {'h', "help", 0, OPT_HELP},                {0, "sampler", 1, SAMPLING_OPT_SAMPLER},
+    {0, "karras", 0, SAMPLING_OPT_KARRAS},
 };
 
 typedef struct adherence_args {
@@ -290,7 +292,7 @@ static int make_output_dir(const char *dir) {
 
 /* Saves one image with its parameters in text chunks. Prints the error; 0 on success. */
 static int save_image(const adherence_args *g, const char *path, const eval_adherence_image *im) {
-    xattn_generate_params params = g->s.params; /* sampler: always the default ddim */
+    xattn_generate_params params = g->s.params;
     params.seed = (uint64_t)im->seed;
     sampling_text text;
     sampling_text_init(&text);
@@ -389,7 +391,7 @@ static int run_truth(const adherence_args *g) {
     return CLI_EXIT_OK;
 }
 
-static int run_prompts(const adherence_args *g) {
+static int run_prompts(adherence_args *g) {
     xattn_model *model = NULL;
     xattn_error err = {0};
     if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) {
@@ -402,6 +404,7 @@ static int run_prompts(const adherence_args *g) {
         xattn_model_free(model);
         return CLI_EXIT_INPUT;
     }
+    if (g->s.params.sampler == XATTN_SAMPLER_MODEL) g->s.params.sampler = info.sampler;
     eval_adherence_params p;
     eval_adherence_params_init(&p);
     p.prompts = g->prompts;

@@ -36,7 +36,7 @@ static const char generate_usage[] =
     "      --steps N          sampling steps, 1..1000                         default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0 (<= 1: conditional only)\n"
     "                                                                         default 7.5\n"
-    "      --sampler NAME     ddim or ddpm                                    default ddim\n"
+    SAMPLING_HELP_SAMPLER
     "      --eta E            DDIM eta, >= 0                                  default 0\n"
     "      --batch N          images, 1..64: writes OUT-0.png ... OUT-(N-1).png (OUT.EXT:\n"
     "                         OUT-0.EXT ...)\n"
@@ -72,6 +72,7 @@ static const cli_option generate_options[] = {
     {'n', "negative", 1, SAMPLING_OPT_NEGATIVE}, {0, "encoder", 1, SAMPLING_OPT_ENCODER}, {'s', "seed", 1, SAMPLING_OPT_SEED},
     {0, "steps", 1, SAMPLING_OPT_STEPS},         {0, "cfg", 1, SAMPLING_OPT_CFG},
     {0, "sampler", 1, SAMPLING_OPT_SAMPLER},     {0, "eta", 1, SAMPLING_OPT_ETA},
+    {0, "karras", 0, SAMPLING_OPT_KARRAS},
     {0, "batch", 1, OPT_BATCH},                  {'t', "threads", 1, SAMPLING_OPT_THREADS},
     {0, "heatmaps", 1, OPT_HEATMAPS},            {0, "html", 1, OPT_HTML},
     {'o', "output", 1, OPT_OUTPUT},              {'q', "quiet", 0, SAMPLING_OPT_QUIET},
@@ -232,7 +233,7 @@ static int write_html(const generate_args *g, const float *images, int channels,
         xattn_image_to_rgb8(images, channels, size, size, rgb);
         snprintf(caption, sizeof caption, "seed %llu, %d steps (%s), cfg %g%s%s, model %s%s",
                  (unsigned long long)g->s.params.seed, g->s.params.steps,
-                 g->s.params.sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim", (double)g->s.params.cfg,
+                 xattn_sampler_name(g->s.params.sampler), (double)g->s.params.cfg,
                  g->heat.n_reweight ? ", reweight " : "", g->heat.reweight_text, g->s.model,
                  g->s.params.batch > 1 ? ", image 0 of the batch" : "");
         ok = xattn_heatmaps_write_html(g->html, g->heat.heatmaps, 0, rgb, caption, &err) == XATTN_OK;

@@ -9,6 +9,7 @@
 void sampling_options_init(sampling_options *o) {
     memset(o, 0, sizeof *o);
     xattn_generate_params_init(&o->params);
+    o->params.sampler = XATTN_SAMPLER_MODEL; /* resolved by sampling_inputs_load */
 }
 
 int sampling_option(sampling_options *o, int id, const char *name, const char *value) {
@@ -24,16 +25,20 @@ int sampling_option(sampling_options *o, int id, const char *name, const char *v
     case SAMPLING_OPT_CFG: bad = cli_parse_float(name, value, 0.0, &p->cfg); break;
     case SAMPLING_OPT_ETA: bad = cli_parse_float(name, value, 0.0, &p->eta); break;
     case SAMPLING_OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &p->threads); break;
-    case SAMPLING_OPT_SAMPLER:
-        if (strcmp(value, "ddim") == 0) {
-            p->sampler = XATTN_SAMPLER_DDIM;
-        } else if (strcmp(value, "ddpm") == 0) {
-            p->sampler = XATTN_SAMPLER_DDPM;
-        } else {
-            cli_error("%s: '%s' is not one of ddim, ddpm", name, value);
+    case SAMPLING_OPT_SAMPLER: {
+        xattn_error err = {0};
+        int karras = 0;
+        if (xattn_sampler_from_name(value, &p->sampler, &karras, &err) != XATTN_OK) {
+            /* "sampler: ..." -> "--sampler: ..." */
+            const char *rest = strchr(err.msg, ':');
+            cli_error("%s%s", name, rest ? rest : err.msg);
             bad = 1;
+        } else if (karras) {
+            p->karras = 1;
         }
         break;
+    }
+    case SAMPLING_OPT_KARRAS: p->karras = 1; break;
     case SAMPLING_OPT_QUIET: o->quiet = 1; break;
     default: return 0;
     }
@@ -95,7 +100,7 @@ static xattn_status load_prompt(const sampling_options *o, const char *value, xa
     return xattn_encode(*enc, value, out, err);
 }
 
-int sampling_inputs_load(const sampling_options *o, sampling_inputs *in) {
+int sampling_inputs_load(sampling_options *o, sampling_inputs *in) {
     xattn_error err = {0};
     xattn_encoder *enc = NULL;
     memset(in, 0, sizeof *in);
@@ -108,6 +113,7 @@ int sampling_inputs_load(const sampling_options *o, sampling_inputs *in) {
         return -1;
     }
     xattn_model_get_info(in->model, &in->info);
+    if (o->params.sampler == XATTN_SAMPLER_MODEL) o->params.sampler = in->info.sampler;
     if (sampling_check_width(o->prompt, in->cond, &in->info, NULL, 0) != 0) return -1;
     if (in->uncond && sampling_check_width(o->negative, in->uncond, &in->info, NULL, 0) != 0)
         return -1;
@@ -152,7 +158,8 @@ void sampling_text_params(sampling_text *t, const char *model, const xattn_gener
     sampling_text_add(t, "seed", t->seed);
     sampling_text_add(t, "steps", t->steps);
     sampling_text_add(t, "cfg", t->cfg);
-    sampling_text_add(t, "sampler", p->sampler == XATTN_SAMPLER_DDPM ? "ddpm" : "ddim");
+    sampling_text_add(t, "sampler", xattn_sampler_name(p->sampler));
+    if (p->karras) sampling_text_add(t, "karras", "1");
     if (with_eta) sampling_text_add(t, "eta", t->eta);
     sampling_text_add(t, "model", model);
 }

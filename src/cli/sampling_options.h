@@ -16,14 +16,15 @@
 enum {
     SAMPLING_OPT_MODEL = 1, SAMPLING_OPT_PROMPT, SAMPLING_OPT_NEGATIVE, SAMPLING_OPT_SEED,
     SAMPLING_OPT_STEPS, SAMPLING_OPT_CFG, SAMPLING_OPT_SAMPLER, SAMPLING_OPT_ETA,
-    SAMPLING_OPT_THREADS, SAMPLING_OPT_QUIET, SAMPLING_OPT_ENCODER,
+    SAMPLING_OPT_THREADS, SAMPLING_OPT_QUIET, SAMPLING_OPT_ENCODER, SAMPLING_OPT_KARRAS,
     SAMPLING_OPT_END /* a command's own ids start here */
 };
 
 typedef struct sampling_options {
     const char *model, *prompt, *negative; /* as given, or NULL: -p/-n are text or a file */
     const char *encoder;                   /* --encoder DIR, or NULL = the model's */
-    xattn_generate_params params;          /* seed, steps, cfg, sampler, eta, threads */
+    xattn_generate_params params;          /* seed, steps, cfg, sampler, karras, eta, threads;
+                                              sampler XATTN_SAMPLER_MODEL until loaded */
     int quiet;
 } sampling_options;
 
@@ -54,9 +55,9 @@ typedef struct sampling_inputs {
 int sampling_steps_run(int steps, double strength);
 
 /* Loads -p, then -n (if given), then -m, and checks that the embedding widths are the model's
- * cross_attention_dim. Prints the error; 0, or -1 (exit 1). Free with sampling_inputs_free
- * either way. */
-int sampling_inputs_load(const sampling_options *o, sampling_inputs *in);
+ * cross_attention_dim. Without --sampler, the sampler becomes the model's scheduler class.
+ * Prints the error; 0, or -1 (exit 1). Free with sampling_inputs_free either way. */
+int sampling_inputs_load(sampling_options *o, sampling_inputs *in);
 void sampling_inputs_free(sampling_inputs *in);
 
 /* "PATH: embedding width W, model expects D", with " (prompt on FILE:LINE)" when file is not
@@ -66,6 +67,13 @@ int sampling_check_width(const char *path, const xattn_prompt *p, const xattn_mo
 
 /* A --cfg above 1 needs the model's null prompt. Prints the error; 0 when fine, else -1. */
 int sampling_check_null_prompt(const char *model, const xattn_model_info *info, float cfg);
+
+/* The --sampler / --karras lines of --help (one string, 2 lines). */
+#define SAMPLING_HELP_SAMPLER                                                                     \
+    "      --sampler NAME     ddim, ddpm, euler, euler_a, heun, dpmpp_2m,     default: the\n"   \
+    "                         dpmpp_2m_sde, unipc, lms, pndm, or an A1111     model's class\n"  \
+    "                         name (\"Euler a\", \"DPM++ 2M Karras\"; docs/samplers.md)\n"        \
+    "      --karras           Karras sigmas (euler, heun, lms, dpmpp_2m, dpmpp_2m_sde, unipc)\n"
 
 #define SAMPLING_MAX_TEXT 16
 

@@ -88,4 +88,6 @@ void xattn_model_get_info(const xattn_model *m, xattn_model_info *info) {
     info->n_parameters = u->n_params;
     info->prediction_type = scheduler_prediction_name(&m->scheduler);
     info->has_null_prompt = m->null_prompt != NULL;
+    info->sampler = m->scheduler.class_kind;
+    info->karras = m->scheduler.use_karras_sigmas;
 }

@@ -101,7 +101,7 @@ xattn_status sample_images_from(xattn_model *m, const xattn_prompt *cond,
     scheduler *sch = NULL;
     xattn_status st = xattn_unet_run_new(m, rows, T, &run, err);
     if (st != XATTN_OK) return st;
-    st = scheduler_new(&m->scheduler, p->sampler, p->steps, p->eta, &sch, err);
+    st = scheduler_new_karras(&m->scheduler, p->sampler, p->steps, p->eta, p->karras, &sch, err);
     if (st != XATTN_OK) {
         xattn_unet_run_free(run);
         return st;
@@ -131,35 +131,40 @@ xattn_status sample_images_from(xattn_model *m, const xattn_prompt *cond,
             memcpy(token_scale + r * T, p->token_scale, cond->n_tokens * sizeof(float));
         xattn_unet_set_token_scale(run, token_scale);
     }
-    /* steps [first, steps) run; img2img starts at the strength's step, from the init image
-     * noised to that step's timestep */
-    int first = init ? scheduler_first_step_for_strength(sch, strength) : 0;
-    if (first >= p->steps) {
+    /* U-Net calls [first, n_evals) run (n_evals: steps, Heun 2 steps - 1, PNDM more); img2img
+     * starts at the strength's step (times the scheduler's order), from the init image noised
+     * to that call's noise level */
+    int n_evals = scheduler_n_evals(sch);
+    int first = init ? scheduler_first_eval_for_strength(sch, strength) : 0;
+    if (first >= n_evals) {
         st = xattn_fail(err, XATTN_ERR_VALUE, "strength: %g with %d steps runs no step "
                         "(needs strength * steps >= 1)", strength, p->steps);
         goto done;
     }
-    int n_run = p->steps - first;
+    int n_run = n_evals - first;
+    if ((st = scheduler_prepare(sch, B * img, err)) != XATTN_OK) goto done;
     attention_capture capture;
     st = attention_capture_begin(&capture, run, p->heatmaps, p->attention, p->attention_user,
                                  cond_row0, B, n_run, err);
     if (st != XATTN_OK) goto done;
 
     size_t draws = 0;
-    noise_fn(images, B * img, draws++, noise_user); /* init_noise_sigma is 1 for DDIM and DDPM */
+    noise_fn(images, B * img, draws++, noise_user);
     if (init) {
-        /* images[b] = sqrt(a_t) init + sqrt(1 - a_t) noise[b], t = timesteps[first] */
-        for (size_t b = 0; b < B; b++) {
-            st = scheduler_add_noise(sch, scheduler_timestep(sch, first), init, images + b * img,
-                                     images + b * img, img, err);
-            if (st != XATTN_OK) goto done;
-        }
+        /* images[b] = add_noise(init, noise[b]) at call `first` (DDIM: sqrt(a_t) init +
+         * sqrt(1 - a_t) noise; the sigma samplers: init + sigma noise) */
+        for (size_t b = 0; b < B; b++)
+            scheduler_add_noise_at(sch, first, init, images + b * img, images + b * img, img);
+    } else {
+        float sigma0 = scheduler_init_noise_sigma(sch); /* 1 for the alpha samplers */
+        if (sigma0 != 1.0f)
+            for (size_t k = 0; k < B * img; k++) images[k] = images[k] * sigma0;
     }
 
-    for (int i = first; i < p->steps; i++) {
-        float t = (float)scheduler_timestep(sch, i);
-        memcpy(model_in, images, B * img * sizeof(float));
-        if (guided) memcpy(model_in + B * img, images, B * img * sizeof(float));
+    for (int i = first; i < n_evals; i++) {
+        float t = scheduler_model_timestep(sch, i);
+        scheduler_scale_input(sch, i, images, model_in, B * img);
+        if (guided) memcpy(model_in + B * img, model_in, B * img * sizeof(float));
         attention_capture_step(&capture, i - first);
         if ((st = xattn_unet_forward(run, model_in, t, text, mask, pred, err)) != XATTN_OK) goto done;
         attention_capture_step_done(&capture);

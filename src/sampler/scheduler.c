@@ -6,9 +6,11 @@
  * multiply-adds except where torch's own kernel fuses (linspace, via fmaf), x ** 0.5 is a
  * correctly rounded sqrtf (torch's pow special-cases 0.5), x ** 2 is x * x. */
 #include "sampler/scheduler.h"
+#include "sampler/scheduler_impl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +21,6 @@
 #define SCHEDULER_MAX_TRAIN_TIMESTEPS 100000
 #define SCHEDULER_MAX_CONFIG_BYTES (1 << 20)
 
-struct scheduler {
-    scheduler_config cfg;
-    xattn_sampler_kind kind;
-    int n_train;                /* N */
-    int n_steps;                /* n */
-    float eta;                  /* DDIM only */
-    float final_alpha_cumprod;  /* DDIM's a_prev when t - N/n < 0 */
-    float *alphas_cumprod;      /* [N] */
-    int *timesteps;             /* [n], high to low */
-};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Names                                                                                       */
@@ -38,6 +30,26 @@ static const char *const prediction_names[] = {"epsilon", "v_prediction", "sampl
 static const char *const spacing_names[] = {"leading", "trailing", "linspace"};
 static const char *const variance_names[] = {"fixed_small", "fixed_large", "fixed_small_log",
                                              "fixed_large_log", "learned", "learned_range"};
+static const char *const algorithm_names[] = {"dpmsolver++", "sde-dpmsolver++", "dpmsolver",
+                                              "sde-dpmsolver"};
+static const char *const solver_type_names[] = {"midpoint", "heun", "bh1", "bh2"};
+static const char *const final_sigmas_names[] = {"zero", "sigma_min"};
+
+/* diffusers' scheduler classes and the sampler each loads as */
+static const struct {
+    const char *name;
+    xattn_sampler_kind kind;
+} class_names[] = {
+    {"DDIMScheduler", XATTN_SAMPLER_DDIM},
+    {"DDPMScheduler", XATTN_SAMPLER_DDPM},
+    {"EulerDiscreteScheduler", XATTN_SAMPLER_EULER},
+    {"EulerAncestralDiscreteScheduler", XATTN_SAMPLER_EULER_A},
+    {"HeunDiscreteScheduler", XATTN_SAMPLER_HEUN},
+    {"DPMSolverMultistepScheduler", XATTN_SAMPLER_DPMPP_2M},
+    {"UniPCMultistepScheduler", XATTN_SAMPLER_UNIPC},
+    {"LMSDiscreteScheduler", XATTN_SAMPLER_LMS},
+    {"PNDMScheduler", XATTN_SAMPLER_PNDM},
+};
 
 #define N_NAMES(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -66,6 +78,17 @@ void scheduler_config_init(scheduler_config *cfg) {
     cfg->timestep_spacing = SCHEDULER_SPACING_LEADING;
     cfg->rescale_betas_zero_snr = 0;
     cfg->variance_type = SCHEDULER_VARIANCE_FIXED_SMALL;
+    cfg->use_karras_sigmas = 0;
+    cfg->solver_order = 2;
+    cfg->algorithm_type = SCHEDULER_ALGO_DPMSOLVERPP;
+    cfg->solver_type = SCHEDULER_SOLVER_MIDPOINT;
+    cfg->lower_order_final = 1;
+    cfg->euler_at_final = 0;
+    cfg->final_sigmas_sigma_min = 0;
+    cfg->predict_x0 = 1;
+    cfg->n_disable_corrector = 0;
+    cfg->skip_prk_steps = 0;
+    cfg->present = 0;
     cfg->class_kind = XATTN_SAMPLER_DDIM;
     cfg->path[0] = '\0';
 }
@@ -183,6 +206,111 @@ static xattn_status read_text_file(const char *path, char **out, xattn_error *er
     return XATTN_OK;
 }
 
+/* A key that must be absent, null, false or the value diffusers defaults to. */
+static xattn_status refuse_if_set(const cJSON *root, const char *key, const char *path,
+                                  const char *allowed, xattn_error *err) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!item || cJSON_IsNull(item) || cJSON_IsFalse(item)) return XATTN_OK;
+    if (allowed && cJSON_IsString(item) && strcmp(item->valuestring, allowed) == 0) return XATTN_OK;
+    if (cJSON_IsArray(item) && cJSON_GetArraySize(item) == 0) return XATTN_OK;
+    if (cJSON_IsString(item)) {
+        char shown[65];
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: %s \"%s\" is not supported (%s)", path,
+                          key, printable_value(item->valuestring, shown), allowed ? allowed : "");
+    }
+    if (cJSON_IsNumber(item))
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: %s %g is not supported (null)", path,
+                          key, item->valuedouble);
+    return xattn_fail(err, XATTN_ERR_UNSUPPORTED, "%s: %s %s is not supported", path, key,
+                      cJSON_IsTrue(item) ? "true" : json_type_name(item));
+}
+
+/* The keys of Euler, Heun, LMS, DPM-Solver, UniPC and PNDM. */
+static xattn_status parse_other_keys(const cJSON *root, const char *path, scheduler_config *cfg,
+                                     xattn_error *err) {
+    xattn_status st;
+    int choice;
+    if ((st = read_bool(root, "use_karras_sigmas", path, &cfg->use_karras_sigmas, err))) return st;
+    const cJSON *order = cJSON_GetObjectItemCaseSensitive(root, "solver_order");
+    if (order) {
+        if (!cJSON_IsNumber(order)) return wrong_type(path, order, "an integer", err);
+        if (order->valuedouble != 1 && order->valuedouble != 2)
+            return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                              "%s: solver_order %.17g is not supported (1, 2)", path,
+                              order->valuedouble);
+        cfg->solver_order = (int)order->valuedouble;
+    }
+    choice = (int)cfg->algorithm_type;
+    if ((st = read_choice(root, "algorithm_type", path, algorithm_names, N_NAMES(algorithm_names),
+                          2, &choice, err)))
+        return st;
+    if (choice >= SCHEDULER_ALGO_DPMSOLVER)
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                          "%s: algorithm_type \"%s\" is not supported (dpmsolver++, "
+                          "sde-dpmsolver++)",
+                          path, algorithm_names[choice]);
+    cfg->algorithm_type = (scheduler_algorithm)choice;
+    if (cJSON_GetObjectItemCaseSensitive(root, "algorithm_type"))
+        cfg->present |= SCHEDULER_HAS_ALGORITHM_TYPE;
+    if (cfg->class_kind == XATTN_SAMPLER_DPMPP_2M &&
+        cfg->algorithm_type == SCHEDULER_ALGO_SDE_DPMSOLVERPP)
+        cfg->class_kind = XATTN_SAMPLER_DPMPP_2M_SDE;
+    choice = (int)cfg->solver_type;
+    const cJSON *solver = cJSON_GetObjectItemCaseSensitive(root, "solver_type");
+    if (solver) {
+        /* "logrho" is a name both classes map to their default */
+        if (cJSON_IsString(solver) && strcmp(solver->valuestring, "logrho") == 0) {
+            choice = SCHEDULER_SOLVER_MIDPOINT;
+        } else if ((st = read_choice(root, "solver_type", path, solver_type_names,
+                                     N_NAMES(solver_type_names), N_NAMES(solver_type_names),
+                                     &choice, err))) {
+            return st;
+        }
+        cfg->present |= SCHEDULER_HAS_SOLVER_TYPE;
+    }
+    cfg->solver_type = (scheduler_solver_type)choice;
+    if ((st = read_bool(root, "lower_order_final", path, &cfg->lower_order_final, err))) return st;
+    if ((st = read_bool(root, "euler_at_final", path, &cfg->euler_at_final, err))) return st;
+    choice = cfg->final_sigmas_sigma_min;
+    if ((st = read_choice(root, "final_sigmas_type", path, final_sigmas_names,
+                          N_NAMES(final_sigmas_names), N_NAMES(final_sigmas_names), &choice, err)))
+        return st;
+    cfg->final_sigmas_sigma_min = choice;
+    if ((st = read_bool(root, "predict_x0", path, &cfg->predict_x0, err))) return st;
+    if ((st = read_bool(root, "skip_prk_steps", path, &cfg->skip_prk_steps, err))) return st;
+    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(root, "disable_corrector");
+    if (dc) {
+        if (!cJSON_IsArray(dc)) return wrong_type(path, dc, "an array of integers", err);
+        const cJSON *e;
+        cfg->n_disable_corrector = 0;
+        cJSON_ArrayForEach(e, dc) {
+            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+                fabs(e->valuedouble) > 1e6)
+                return xattn_fail(err, XATTN_ERR_FORMAT,
+                                  "%s: disable_corrector must be an array of integers", path);
+            if (cfg->n_disable_corrector == SCHEDULER_MAX_DISABLE_CORRECTOR)
+                return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                                  "%s: disable_corrector has more than %d entries", path,
+                                  SCHEDULER_MAX_DISABLE_CORRECTOR);
+            cfg->disable_corrector[cfg->n_disable_corrector++] = (int)e->valuedouble;
+        }
+    }
+    const cJSON *clipped = cJSON_GetObjectItemCaseSensitive(root, "lambda_min_clipped");
+    if (clipped && !(cJSON_IsNumber(clipped) && isinf(clipped->valuedouble) &&
+                     clipped->valuedouble < 0))
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                          "%s: lambda_min_clipped is not supported (only -Infinity)", path);
+    static const char *const off_keys[] = {"use_exponential_sigmas", "use_beta_sigmas",
+                                           "use_lu_lambdas", "use_flow_sigmas",
+                                           "use_dynamic_shifting", "sigma_min", "sigma_max",
+                                           "solver_p", "shift_terminal"};
+    for (size_t k = 0; k < N_NAMES(off_keys); k++)
+        if ((st = refuse_if_set(root, off_keys[k], path, NULL, err))) return st;
+    if ((st = refuse_if_set(root, "timestep_type", path, "discrete", err))) return st;
+    if ((st = refuse_if_set(root, "interpolation_type", path, "linear", err))) return st;
+    return XATTN_OK;
+}
+
 static xattn_status parse_config(const cJSON *root, const char *path, scheduler_config *cfg,
                                  xattn_error *err) {
     xattn_status st;
@@ -193,17 +321,19 @@ static xattn_status parse_config(const cJSON *root, const char *path, scheduler_
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(root, "_class_name");
     if (cls) {
         if (!cJSON_IsString(cls)) return wrong_type(path, cls, "a string", err);
-        if (strcmp(cls->valuestring, "DDIMScheduler") == 0)
-            cfg->class_kind = XATTN_SAMPLER_DDIM;
-        else if (strcmp(cls->valuestring, "DDPMScheduler") == 0)
-            cfg->class_kind = XATTN_SAMPLER_DDPM;
-        else {
+        size_t k = 0;
+        while (k < N_NAMES(class_names) && strcmp(cls->valuestring, class_names[k].name) != 0) k++;
+        if (k == N_NAMES(class_names)) {
             char value[65];
             return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
                               "%s: _class_name \"%s\" is not supported (DDIMScheduler, "
-                              "DDPMScheduler)",
+                              "DDPMScheduler, EulerDiscreteScheduler, "
+                              "EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, "
+                              "DPMSolverMultistepScheduler, UniPCMultistepScheduler, "
+                              "LMSDiscreteScheduler, PNDMScheduler)",
                               path, printable_value(cls->valuestring, value));
         }
+        cfg->class_kind = class_names[k].kind;
     }
 
     if ((st = read_int(root, "num_train_timesteps", path, 1, SCHEDULER_MAX_TRAIN_TIMESTEPS,
@@ -211,6 +341,14 @@ static xattn_status parse_config(const cJSON *root, const char *path, scheduler_
         return st;
     if ((st = read_double(root, "beta_start", path, &cfg->beta_start, err))) return st;
     if ((st = read_double(root, "beta_end", path, &cfg->beta_end, err))) return st;
+    if (cJSON_GetObjectItemCaseSensitive(root, "beta_start")) cfg->present |= SCHEDULER_HAS_BETA_START;
+    if (cJSON_GetObjectItemCaseSensitive(root, "beta_end")) cfg->present |= SCHEDULER_HAS_BETA_END;
+    if (cJSON_GetObjectItemCaseSensitive(root, "clip_sample"))
+        cfg->present |= SCHEDULER_HAS_CLIP_SAMPLE;
+    if (cJSON_GetObjectItemCaseSensitive(root, "set_alpha_to_one"))
+        cfg->present |= SCHEDULER_HAS_SET_ALPHA_TO_ONE;
+    if (cJSON_GetObjectItemCaseSensitive(root, "timestep_spacing"))
+        cfg->present |= SCHEDULER_HAS_TIMESTEP_SPACING;
     choice = (int)cfg->beta_schedule;
     if ((st = read_choice(root, "beta_schedule", path, beta_schedule_names,
                           N_NAMES(beta_schedule_names), N_NAMES(beta_schedule_names), &choice, err)))
@@ -259,11 +397,13 @@ static xattn_status parse_config(const cJSON *root, const char *path, scheduler_
                           path);
     /* all six names are diffusers', only the first two are sampled (checked by scheduler_new) */
     choice = (int)cfg->variance_type;
-    if ((st = read_choice(root, "variance_type", path, variance_names, N_NAMES(variance_names), 2,
+    const cJSON *variance = cJSON_GetObjectItemCaseSensitive(root, "variance_type");
+    if (variance && !cJSON_IsNull(variance) && /* null: DPMSolverMultistepScheduler's default */
+        (st = read_choice(root, "variance_type", path, variance_names, N_NAMES(variance_names), 2,
                           &choice, err)))
         return st;
     cfg->variance_type = (scheduler_variance)choice;
-    return XATTN_OK;
+    return parse_other_keys(root, path, cfg, err);
 }
 
 xattn_status scheduler_config_load(const char *path, scheduler_config *cfg, xattn_error *err) {
@@ -272,6 +412,19 @@ xattn_status scheduler_config_load(const char *path, scheduler_config *cfg, xatt
     char *text = NULL;
     xattn_status st = read_text_file(path, &text, err);
     if (st) return st;
+    /* Python's json writes -Infinity (DPMSolverMultistepScheduler's lambda_min_clipped) and
+     * Infinity, which are not JSON: outside strings they become -1e999 / 1e999 (infinite). */
+    int in_string = 0;
+    for (char *c = text; *c; c++) {
+        if (in_string) {
+            if (*c == '\\' && c[1]) c++;
+            else if (*c == '"') in_string = 0;
+        } else if (*c == '"') {
+            in_string = 1;
+        } else if (strncmp(c, "Infinity", 8) == 0) {
+            memcpy(c, "1e999   ", 8);
+        }
+    }
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!root) return xattn_fail(err, XATTN_ERR_FORMAT, "%s: not valid JSON", path);
@@ -360,7 +513,7 @@ static void compute_betas(const scheduler_config *cfg, float *betas, float *scra
 }
 
 /* timesteps[n_steps] from high to low, as diffusers' set_timesteps (numpy float64). */
-static void compute_timesteps(const scheduler_config *cfg, int n_steps, int *timesteps) {
+void scheduler_ddim_timesteps(const scheduler_config *cfg, int n_steps, int *timesteps) {
     int n_train = cfg->num_train_timesteps;
     switch (cfg->timestep_spacing) {
     case SCHEDULER_SPACING_LEADING: {
@@ -393,11 +546,58 @@ static void compute_timesteps(const scheduler_config *cfg, int n_steps, int *tim
     }
 }
 
+static int kind_has_karras(xattn_sampler_kind k) {
+    return k == XATTN_SAMPLER_EULER || k == XATTN_SAMPLER_HEUN || k == XATTN_SAMPLER_LMS ||
+           k == XATTN_SAMPLER_DPMPP_2M || k == XATTN_SAMPLER_DPMPP_2M_SDE ||
+           k == XATTN_SAMPLER_UNIPC;
+}
+
+/* from_config's view of cfg for the class of `kind`: the keys the file lacks take that class's
+ * defaults, keys the class lacks are ignored. */
+static void config_for_kind(scheduler_config *c, xattn_sampler_kind kind) {
+    if (kind == XATTN_SAMPLER_HEUN) {
+        if (!(c->present & SCHEDULER_HAS_BETA_START)) c->beta_start = 0.00085;
+        if (!(c->present & SCHEDULER_HAS_BETA_END)) c->beta_end = 0.012;
+        if (!(c->present & SCHEDULER_HAS_CLIP_SAMPLE)) c->clip_sample = 0;
+    }
+    if (kind == XATTN_SAMPLER_PNDM && !(c->present & SCHEDULER_HAS_SET_ALPHA_TO_ONE))
+        c->set_alpha_to_one = 0;
+    if (kind >= XATTN_SAMPLER_EULER && kind != XATTN_SAMPLER_PNDM &&
+        !(c->present & SCHEDULER_HAS_TIMESTEP_SPACING))
+        c->timestep_spacing = SCHEDULER_SPACING_LINSPACE;
+    if (kind == XATTN_SAMPLER_HEUN || kind == XATTN_SAMPLER_LMS || kind == XATTN_SAMPLER_PNDM)
+        c->rescale_betas_zero_snr = 0;
+    if (kind == XATTN_SAMPLER_DPMPP_2M) c->algorithm_type = SCHEDULER_ALGO_DPMSOLVERPP;
+    if (kind == XATTN_SAMPLER_DPMPP_2M_SDE) c->algorithm_type = SCHEDULER_ALGO_SDE_DPMSOLVERPP;
+    /* DPM-Solver maps UniPC's solver types to midpoint, UniPC maps DPM-Solver's to bh2 */
+    if (kind == XATTN_SAMPLER_DPMPP_2M || kind == XATTN_SAMPLER_DPMPP_2M_SDE) {
+        if (c->solver_type == SCHEDULER_SOLVER_BH1 || c->solver_type == SCHEDULER_SOLVER_BH2)
+            c->solver_type = SCHEDULER_SOLVER_MIDPOINT;
+    }
+    if (kind == XATTN_SAMPLER_UNIPC) {
+        if (!(c->present & SCHEDULER_HAS_SOLVER_TYPE) || c->solver_type == SCHEDULER_SOLVER_MIDPOINT ||
+            c->solver_type == SCHEDULER_SOLVER_HEUN)
+            c->solver_type = SCHEDULER_SOLVER_BH2;
+    }
+}
+
 xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind, int n_steps,
                            float eta, scheduler **out, xattn_error *err) {
-    const char *src = config_source(cfg);
-    int n_train = cfg->num_train_timesteps;
+    return scheduler_new_karras(cfg, kind, n_steps, eta, 0, out, err);
+}
+
+xattn_status scheduler_new_karras(const scheduler_config *cfg_in, xattn_sampler_kind kind,
+                                  int n_steps, float eta, int karras, scheduler **out,
+                                  xattn_error *err) {
+    const char *src = config_source(cfg_in);
+    int n_train = cfg_in->num_train_timesteps;
     *out = NULL;
+    if (kind == XATTN_SAMPLER_MODEL) kind = cfg_in->class_kind;
+    if ((int)kind < 0 || (int)kind >= XATTN_SAMPLER_COUNT)
+        return xattn_fail(err, XATTN_ERR_VALUE, "sampler: unknown sampler %d", (int)kind);
+    scheduler_config cfg_local = *cfg_in;
+    scheduler_config *cfg = &cfg_local;
+    config_for_kind(cfg, kind);
     if (n_train < 1 || n_train > SCHEDULER_MAX_TRAIN_TIMESTEPS)
         return xattn_fail(err, XATTN_ERR_VALUE, "%s: num_train_timesteps %d is outside 1..%d", src,
                           n_train, SCHEDULER_MAX_TRAIN_TIMESTEPS);
@@ -405,8 +605,6 @@ xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind,
         return xattn_fail(err, XATTN_ERR_VALUE,
                           "steps: %d is outside 1..%d (the model's num_train_timesteps)",
                           n_steps, n_train);
-    if (kind != XATTN_SAMPLER_DDIM && kind != XATTN_SAMPLER_DDPM)
-        return xattn_fail(err, XATTN_ERR_VALUE, "sampler: unknown sampler %d", (int)kind);
     if (!(eta >= 0) || !isfinite(eta))
         return xattn_fail(err, XATTN_ERR_VALUE, "eta: %g must be a finite number >= 0",
                           (double)eta);
@@ -419,20 +617,44 @@ xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind,
                           "%s: variance_type \"%s\" is not supported by the ddpm sampler "
                           "(fixed_small, fixed_large)",
                           src, variance_names[cfg->variance_type]);
+    if ((kind == XATTN_SAMPLER_DPMPP_2M || kind == XATTN_SAMPLER_DPMPP_2M_SDE) &&
+        (cfg->variance_type == SCHEDULER_VARIANCE_LEARNED ||
+         cfg->variance_type == SCHEDULER_VARIANCE_LEARNED_RANGE))
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                          "%s: variance_type \"%s\" is not supported by the %s sampler", src,
+                          variance_names[cfg->variance_type], xattn_sampler_name(kind));
     if (cfg->rescale_betas_zero_snr && cfg->prediction_type == SCHEDULER_PREDICT_EPSILON)
         return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
                           "%s: rescale_betas_zero_snr true needs prediction_type v_prediction or "
                           "sample",
                           src);
+    if (cfg->prediction_type == SCHEDULER_PREDICT_SAMPLE &&
+        (kind == XATTN_SAMPLER_EULER_A || kind == XATTN_SAMPLER_PNDM))
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                          "%s: prediction_type \"sample\" is not supported by the %s sampler "
+                          "(diffusers has none)",
+                          src, xattn_sampler_name(kind));
+    if (karras && !kind_has_karras(kind))
+        return xattn_fail(err, XATTN_ERR_UNSUPPORTED,
+                          "karras: the %s sampler has no Karras sigmas (euler, heun, lms, "
+                          "dpmpp_2m, dpmpp_2m_sde, unipc have)",
+                          xattn_sampler_name(kind));
+    if (kind == XATTN_SAMPLER_PNDM && !cfg->skip_prk_steps && n_steps < 4)
+        return xattn_fail(err, XATTN_ERR_VALUE,
+                          "steps: %d is too few for pndm's Runge-Kutta warm-up (needs 4, or "
+                          "skip_prk_steps true)",
+                          n_steps);
 
     scheduler *s = calloc(1, sizeof *s);
     float *betas = malloc((size_t)n_train * sizeof *betas);   /* [N] */
     float *scratch = malloc((size_t)n_train * sizeof *scratch); /* [N] */
     if (s) {
         s->alphas_cumprod = malloc((size_t)n_train * sizeof *s->alphas_cumprod);
-        s->timesteps = malloc((size_t)n_steps * sizeof *s->timesteps);
+        if (!sampler_is_new_kind(kind))
+            s->timesteps = malloc((size_t)n_steps * sizeof *s->timesteps);
     }
-    if (!s || !betas || !scratch || !s->alphas_cumprod || !s->timesteps) {
+    if (!s || !betas || !scratch || !s->alphas_cumprod ||
+        (!sampler_is_new_kind(kind) && !s->timesteps)) {
         free(betas);
         free(scratch);
         scheduler_free(s);
@@ -443,6 +665,9 @@ xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind,
     s->n_train = n_train;
     s->n_steps = n_steps;
     s->eta = eta;
+    s->karras = kind_has_karras(kind) && (karras || cfg->use_karras_sigmas);
+    s->init_noise_sigma = 1.0f;
+    s->order = 1;
 
     compute_betas(cfg, betas, scratch);
     for (int k = 0; k < n_train; k++) scratch[k] = 1.0f - betas[k]; /* alphas */
@@ -463,7 +688,17 @@ xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind,
     }
     s->final_alpha_cumprod = cfg->set_alpha_to_one ? 1.0f : s->alphas_cumprod[0];
 
-    compute_timesteps(cfg, n_steps, s->timesteps);
+    if (sampler_is_new_kind(kind)) {
+        xattn_status st = sampler_setup(s, err);
+        if (st != XATTN_OK) {
+            scheduler_free(s);
+            return st;
+        }
+        *out = s;
+        return XATTN_OK;
+    }
+    s->n_evals = n_steps;
+    scheduler_ddim_timesteps(cfg, n_steps, s->timesteps);
     for (int i = 0; i < n_steps; i++) {
         if (s->timesteps[i] < 0 || s->timesteps[i] >= n_train) {
             int t = s->timesteps[i];
@@ -481,7 +716,34 @@ void scheduler_free(scheduler *s) {
     if (!s) return;
     free(s->alphas_cumprod);
     free(s->timesteps);
+    free(s->model_t);
+    free(s->sigmas);
+    free(s->state);
     free(s);
+}
+
+xattn_sampler_kind scheduler_kind(const scheduler *s) { return s->kind; }
+
+xattn_status scheduler_prepare(scheduler *s, size_t n, xattn_error *err) {
+    s->n_hist = 0;
+    s->lower_order_nums = 0;
+    s->this_order = 0;
+    s->have_last = 0;
+    s->counter = 0;
+    s->heun_dt = 0.0f;
+    if (!sampler_is_new_kind(s->kind) || (s->state && s->n_state == n)) return XATTN_OK;
+    free(s->state);
+    s->state = NULL;
+    s->n_state = 0;
+    size_t count = SCHEDULER_MAX_HISTORY + 3;
+    if (n > SIZE_MAX / sizeof(float) / count ||
+        !(s->state = malloc(n * count * sizeof(float))))
+        return xattn_fail(err, XATTN_ERR_NOMEM, "sampler: out of memory for %zu floats of state",
+                          n * count);
+    for (int k = 0; k < SCHEDULER_MAX_HISTORY; k++) s->hist[k] = s->state + (size_t)k * n;
+    for (int k = 0; k < 3; k++) s->aux[k] = s->state + (size_t)(SCHEDULER_MAX_HISTORY + k) * n;
+    s->n_state = n;
+    return XATTN_OK;
 }
 
 int scheduler_n_steps(const scheduler *s) { return s->n_steps; }
@@ -489,7 +751,7 @@ int scheduler_n_steps(const scheduler *s) { return s->n_steps; }
 int scheduler_num_train_timesteps(const scheduler *s) { return s->n_train; }
 
 int scheduler_timestep(const scheduler *s, int i) {
-    return (i >= 0 && i < s->n_steps) ? s->timesteps[i] : -1;
+    return (i >= 0 && i < s->n_evals) ? s->timesteps[i] : -1;
 }
 
 float scheduler_alpha_cumprod(const scheduler *s, int t) {
@@ -497,9 +759,10 @@ float scheduler_alpha_cumprod(const scheduler *s, int t) {
 }
 
 int scheduler_step_uses_noise(const scheduler *s, int i) {
-    if (i < 0 || i >= s->n_steps) return 0;
+    if (i < 0 || i >= s->n_evals) return 0;
     if (s->kind == XATTN_SAMPLER_DDIM) return s->eta > 0.0f;
-    return s->timesteps[i] > 0;
+    if (s->kind == XATTN_SAMPLER_DDPM) return s->timesteps[i] > 0;
+    return s->kind == XATTN_SAMPLER_EULER_A || s->kind == XATTN_SAMPLER_DPMPP_2M_SDE;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -631,10 +894,13 @@ static void ddpm_step(const scheduler *s, int i, const float *model_output, cons
     }
 }
 
-void scheduler_step(const scheduler *s, int i, const float *model_output, const float *sample,
+void scheduler_step(scheduler *s, int i, const float *model_output, const float *sample,
                     const float *noise, float *prev, size_t n) {
-    if (i < 0 || i >= s->n_steps) return;
-    if (s->kind == XATTN_SAMPLER_DDIM)
+    if (i < 0 || i >= s->n_evals) return;
+    if (sampler_is_new_kind(s->kind)) {
+        if ((!s->state || s->n_state != n) && scheduler_prepare(s, n, NULL) != XATTN_OK) return;
+        sampler_step(s, i, model_output, sample, noise, prev, n);
+    } else if (s->kind == XATTN_SAMPLER_DDIM)
         ddim_step(s, i, model_output, sample, noise, prev, n);
     else
         ddpm_step(s, i, model_output, sample, noise, prev, n);

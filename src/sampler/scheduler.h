@@ -48,6 +48,34 @@ typedef enum scheduler_spacing {
 
 /* DDPM's variance_type: every value diffusers knows, so that a DDIM sampler can be driven by a
  * DDPM config whose variance_type the DDPM sampler refuses (from_config ignores the key). */
+/* DPMSolverMultistepScheduler's algorithm_type (only the ++ ones are sampled) and solver_type,
+ * UniPC's solver_type. */
+typedef enum scheduler_algorithm {
+    SCHEDULER_ALGO_DPMSOLVERPP = 0, /* "dpmsolver++" */
+    SCHEDULER_ALGO_SDE_DPMSOLVERPP, /* "sde-dpmsolver++" */
+    SCHEDULER_ALGO_DPMSOLVER,       /* refused */
+    SCHEDULER_ALGO_SDE_DPMSOLVER    /* refused */
+} scheduler_algorithm;
+
+typedef enum scheduler_solver_type {
+    SCHEDULER_SOLVER_MIDPOINT = 0, SCHEDULER_SOLVER_HEUN, SCHEDULER_SOLVER_BH1,
+    SCHEDULER_SOLVER_BH2
+} scheduler_solver_type;
+
+/* Keys whose default differs between diffusers' scheduler classes: a key the file lacks takes
+ * the default of the class that samples (from_config's rule). */
+enum {
+    SCHEDULER_HAS_BETA_START = 1 << 0,
+    SCHEDULER_HAS_BETA_END = 1 << 1,
+    SCHEDULER_HAS_CLIP_SAMPLE = 1 << 2,
+    SCHEDULER_HAS_SET_ALPHA_TO_ONE = 1 << 3,
+    SCHEDULER_HAS_TIMESTEP_SPACING = 1 << 4,
+    SCHEDULER_HAS_SOLVER_TYPE = 1 << 5,
+    SCHEDULER_HAS_ALGORITHM_TYPE = 1 << 6
+};
+
+#define SCHEDULER_MAX_DISABLE_CORRECTOR 16
+
 typedef enum scheduler_variance {
     SCHEDULER_VARIANCE_FIXED_SMALL = 0,
     SCHEDULER_VARIANCE_FIXED_LARGE,
@@ -74,7 +102,20 @@ typedef struct scheduler_config {
     scheduler_spacing timestep_spacing; /* leading */
     int rescale_betas_zero_snr;         /* 0 */
     scheduler_variance variance_type;   /* fixed_small (DDPM only) */
-    xattn_sampler_kind class_kind;      /* _class_name: DDIMScheduler (default) or DDPMScheduler */
+    /* the other classes' keys (diffusers' defaults) */
+    int use_karras_sigmas;              /* 0 */
+    int solver_order;                   /* 2 (DPM-Solver, UniPC: 1 or 2) */
+    scheduler_algorithm algorithm_type; /* dpmsolver++ */
+    scheduler_solver_type solver_type;  /* midpoint (DPM-Solver), bh2 (UniPC) */
+    int lower_order_final;              /* 1 */
+    int euler_at_final;                 /* 0 */
+    int final_sigmas_sigma_min;         /* final_sigmas_type: 0 "zero", 1 "sigma_min" */
+    int predict_x0;                     /* 1 (UniPC) */
+    int disable_corrector[SCHEDULER_MAX_DISABLE_CORRECTOR]; /* UniPC: steps without corrector */
+    int n_disable_corrector;
+    int skip_prk_steps;                 /* 0 (PNDM) */
+    unsigned present;                   /* SCHEDULER_HAS_* of the keys the file has */
+    xattn_sampler_kind class_kind;      /* _class_name (DDIMScheduler when absent) */
     char path[256];                     /* the file it came from, for messages ("" if none) */
 } scheduler_config;
 
@@ -94,10 +135,37 @@ typedef struct scheduler scheduler;
 
 /* A sampler of n_steps (1..num_train_timesteps) steps; eta >= 0 is DDIM's noise weight (ignored
  * by DDPM). Refuses a schedule whose alphas_cumprod leave (0, 1), timesteps past N - 1
- * (steps_offset) and, for DDPM, a variance_type other than fixed_small / fixed_large. */
+ * (steps_offset) and, for DDPM, a variance_type other than fixed_small / fixed_large.
+ * kind XATTN_SAMPLER_MODEL is cfg->class_kind. */
 xattn_status scheduler_new(const scheduler_config *cfg, xattn_sampler_kind kind, int n_steps,
                            float eta, scheduler **out, xattn_error *err);
+/* scheduler_new with Karras sigmas forced on (karras 1) or as the config says (0); refused for
+ * a sampler without them. */
+xattn_status scheduler_new_karras(const scheduler_config *cfg, xattn_sampler_kind kind,
+                                  int n_steps, float eta, int karras, scheduler **out,
+                                  xattn_error *err);
 void scheduler_free(scheduler *s);
+xattn_sampler_kind scheduler_kind(const scheduler *s);
+
+/* The state of a multistep sampler for samples of n floats (done by the first step otherwise;
+ * then an allocation failure leaves prev unchanged). Forgets any history. */
+xattn_status scheduler_prepare(scheduler *s, size_t n, xattn_error *err);
+
+/* The U-Net calls of a run: diffusers' len(scheduler.timesteps) (Heun: 2 n - 1; PNDM: n + 1
+ * with skip_prk_steps, else n + 9; the others n). Index i of the functions below is a call. */
+int scheduler_n_evals(const scheduler *s);
+/* The timestep the U-Net sees at call i (fractional for Euler's linspace or Karras sigmas). */
+float scheduler_model_timestep(const scheduler *s, int i);
+/* out[n] = sample[n] as the U-Net input of call i (scale_model_input: / sqrt(sigma^2 + 1) for
+ * the sigma samplers, a copy otherwise). out may alias sample. */
+void scheduler_scale_input(const scheduler *s, int i, const float *sample, float *out, size_t n);
+/* The initial noise's scale (init_noise_sigma: 1 for the alpha samplers). */
+float scheduler_init_noise_sigma(const scheduler *s);
+/* img2img: the first call for a strength (t_start * order), n_evals for none. */
+int scheduler_first_eval_for_strength(const scheduler *s, double strength);
+/* img2img: noisy[n] = original noised to call i's noise level (add_noise at begin_index). */
+void scheduler_add_noise_at(const scheduler *s, int i, const float *original, const float *noise,
+                            float *noisy, size_t n);
 
 int scheduler_n_steps(const scheduler *s);
 int scheduler_num_train_timesteps(const scheduler *s);
@@ -106,12 +174,13 @@ int scheduler_timestep(const scheduler *s, int i);
 /* alphas_cumprod[t], t in 0..N-1 (NaN outside). */
 float scheduler_alpha_cumprod(const scheduler *s, int t);
 /* Does step i add noise (and so need rng_randn of the sample's size)? DDIM: eta > 0, every
- * step; DDPM: timesteps[i] > 0. */
+ * step; DDPM: timesteps[i] > 0; euler_a and dpmpp_2m_sde: every step; the others never. */
 int scheduler_step_uses_noise(const scheduler *s, int i);
 
 /* prev[n] = one step i from sample[n] with the (guided) model_output[n]; noise[n] is read only
- * when scheduler_step_uses_noise(s, i) (may be NULL otherwise). prev may alias sample. */
-void scheduler_step(const scheduler *s, int i, const float *model_output, const float *sample,
+ * when scheduler_step_uses_noise(s, i) (may be NULL otherwise). prev may alias sample. The
+ * multistep samplers keep their history in s: call i = first .. n_evals - 1 in turn. */
+void scheduler_step(scheduler *s, int i, const float *model_output, const float *sample,
                     const float *noise, float *prev, size_t n);
 
 /* noisy[n] = sqrt(a[t]) original[n] + sqrt(1 - a[t]) noise[n] (diffusers' add_noise);

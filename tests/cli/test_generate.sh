@@ -62,6 +62,28 @@ else
         if [ -f "$T/ddpm.png" ]; then echo "ok ddpm"; else fail "ddpm: no ddpm.png"; fi
     fi
 
+    # every sampler by its name, an A1111 alias with Karras sigmas, and a sampler without them
+    for s in euler euler_a heun dpmpp_2m dpmpp_2m_sde unipc lms pndm; do
+        if run "sampler_$s" 0 -- generate -m "$TINY" -p "$P32" -s 1 --steps 4 --cfg 2 --sampler "$s" -o "$T/s_$s.png" -q &&
+           run "info_sampler_$s" 0 -- info "$T/s_$s.png" && grep -qx "sampler: $s" "$T/stdout"; then
+            echo "ok sampler_$s"
+        else
+            fail "sampler_$s: $(head -c 300 "$T/stdout") $(head -c 300 "$T/stderr")"
+        fi
+    done
+    if run a1111_alias 0 -- generate -m "$TINY" -p "$P32" -s 1 --steps 4 --cfg 2 --sampler "DPM++ 2M Karras" -o "$T/alias.png" -q &&
+       run info_alias 0 -- info "$T/alias.png" && grep -qx "sampler: dpmpp_2m" "$T/stdout" && grep -qx "karras: 1" "$T/stdout"; then
+        echo "ok a1111_alias"
+    else
+        fail "a1111_alias: $(head -c 300 "$T/stdout") $(head -c 300 "$T/stderr")"
+    fi
+    if run karras_refused 1 -- generate -m "$TINY" -p "$P32" --steps 4 --sampler euler_a --karras -o "$T/k.png" -q &&
+       grep -q "^xattn: karras: the euler_a sampler has no Karras sigmas" "$T/stderr" && [ "$(wc -l <"$T/stderr")" -eq 1 ]; then
+        echo "ok karras_refused"
+    else
+        fail "karras_refused: $(head -c 300 "$T/stderr")"
+    fi
+
     if run info_model 0 -- info "$TINY"; then
         if grep -qx "cross_attention_dim: 32" "$T/stdout"; then echo "ok info_model"; else fail "info_model: $(head -c 400 "$T/stdout")"; fi
     fi

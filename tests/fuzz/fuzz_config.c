@@ -49,7 +49,7 @@ static void run_scheduler(const scheduler_config *cfg, xattn_sampler_kind kind, 
                           float eta) {
     scheduler *s = NULL;
     xattn_error err = {0};
-    xattn_status st = scheduler_new(cfg, kind, n_steps, eta, &s, &err);
+    xattn_status st = scheduler_new_karras(cfg, kind, n_steps, eta, eta > 0.0f, &s, &err);
     fuzz_check_status(st, &err, NULL);
     if (st != XATTN_OK) {
         fuzz_require(s == NULL, "scheduler_new failed but returned a scheduler");
@@ -60,7 +60,12 @@ static void run_scheduler(const scheduler_config *cfg, xattn_sampler_kind kind, 
                  "scheduler sizes differ from the request");
     float x[4] = {0.5f, -1.0f, 2.0f, 0.0f}, model_out[4] = {0.1f, -0.2f, 0.3f, -0.4f};
     float noise[4] = {1.0f, -1.0f, 0.5f, -0.5f}; /* [4] each */
-    for (int i = 0; i < n_steps; i++) {
+    int n_evals = scheduler_n_evals(s);
+    fuzz_require(n_evals >= n_steps && n_evals <= 2 * n_steps + 12, "U-Net calls out of range");
+    for (int i = 0; i < n_evals; i++) {
+        float mt = scheduler_model_timestep(s, i);
+        fuzz_require(mt >= 0.0f && mt <= (float)(n_train - 1), "model timestep outside 0..N-1");
+        scheduler_scale_input(s, i, x, x, 4);
         int t = scheduler_timestep(s, i);
         fuzz_require(t >= 0 && t < n_train, "timestep outside 0..N-1");
         float a = scheduler_alpha_cumprod(s, t);
@@ -74,6 +79,9 @@ static void run_scheduler(const scheduler_config *cfg, xattn_sampler_kind kind, 
     fuzz_check_status(st, &err, NULL);
     int first = scheduler_first_step_for_strength(s, 0.5);
     fuzz_require(first >= 0 && first <= n_steps, "first step for strength out of range");
+    first = scheduler_first_eval_for_strength(s, 0.5);
+    fuzz_require(first >= 0 && first <= n_evals, "first call for strength out of range");
+    if (first < n_evals) scheduler_add_noise_at(s, first, x, noise, x, 4);
     scheduler_free(s);
 }
 
@@ -87,9 +95,10 @@ static void check_scheduler(const uint8_t *data, size_t size) {
     int n_train = cfg.num_train_timesteps;
     fuzz_require(n_train >= 1, "num_train_timesteps < 1 accepted");
     const int steps[3] = {1, n_train < 7 ? n_train : 7, n_train};
-    for (int k = 0; k < 2; k++) {
-        xattn_sampler_kind kind = k ? XATTN_SAMPLER_DDPM : XATTN_SAMPLER_DDIM;
-        for (int i = 0; i < 3; i++) run_scheduler(&cfg, kind, steps[i], i == 1 ? 1.0f : 0.0f);
+    for (int k = XATTN_SAMPLER_MODEL; k < XATTN_SAMPLER_COUNT; k++) {
+        /* eta 1 also asks for Karras sigmas (refused where a sampler has none) */
+        for (int i = 0; i < 3; i++)
+            run_scheduler(&cfg, (xattn_sampler_kind)k, steps[i], i == 1 ? 1.0f : 0.0f);
     }
 }
 

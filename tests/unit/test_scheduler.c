@@ -177,6 +177,139 @@ static void test_cases_match_diffusers(void **state) {
     cJSON_Delete(index);
 }
 
+static xattn_sampler_kind kind_named(const char *name) {
+    xattn_sampler_kind kind;
+    int karras;
+    xattn_error err = {0};
+    if (xattn_sampler_from_name(name, &kind, &karras, &err)) fail_msg("%s", err.msg);
+    return kind;
+}
+
+static double scale_of(const float *v, size_t n) {
+    double m = 1.0;
+    for (size_t k = 0; k < n; k++)
+        if (fabs((double)v[k]) > m) m = fabs((double)v[k]);
+    return m;
+}
+
+/* One case of tests/data/schedulers/sampler_<name>.json (Euler ... PNDM): every call of a whole
+ * run, teacher-forced (each call from diffusers' sample and model output, the history built
+ * from them): the timestep, scale_model_input and the step within 1e-5 of the values' scale
+ * (max(1, max |sample|, max |prev_sample|): the sigma samplers' samples reach sigma_max);
+ * init_noise_sigma; img2img's first call and add_noise. Returns the failed comparisons and
+ * the worst relative step error in *worst. */
+static int check_sampler_case(const char *name, double *worst) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/data/schedulers/sampler_%s.json", name);
+    cJSON *ref = reference_json(rel);
+    int failures = 0;
+    char file[300];
+    snprintf(file, sizeof file, "sampler_%s.scheduler_config.json", name);
+    const char *config_path = write_temp(file, get(ref, "config_text")->valuestring);
+    scheduler_config cfg;
+    xattn_error err = {0};
+    if (scheduler_config_load(config_path, &cfg, &err)) fail_msg("%s: %s", name, err.msg);
+    xattn_sampler_kind kind = kind_named(get(ref, "sampler")->valuestring);
+    int karras = cJSON_IsTrue(get(ref, "karras"));
+    int n_steps = get(ref, "n_steps")->valueint;
+    scheduler *s = NULL;
+    if (scheduler_new_karras(&cfg, kind, n_steps, 0.0f, karras, &s, &err))
+        fail_msg("%s: %s", name, err.msg);
+    const cJSON *calls = get(ref, "calls");
+    int n_calls = cJSON_GetArraySize(calls);
+    if (scheduler_n_evals(s) != n_calls) {
+        printf("FAIL %s: %d calls, diffusers %d\n", name, scheduler_n_evals(s), n_calls);
+        scheduler_free(s);
+        cJSON_Delete(ref);
+        return failures + 1;
+    }
+    float sigma0 = (float)get(ref, "init_noise_sigma")->valuedouble;
+    if (fabsf(scheduler_init_noise_sigma(s) - sigma0) > 1e-6f * fmaxf(1.0f, sigma0)) {
+        printf("FAIL %s: init_noise_sigma %.9g, diffusers %.9g\n", name,
+               (double)scheduler_init_noise_sigma(s), (double)sigma0);
+        failures++;
+    }
+    int i = 0;
+    const cJSON *call;
+    char what[256];
+    cJSON_ArrayForEach(call, calls) {
+        double t_want = get(call, "timestep")->valuedouble;
+        float t = scheduler_model_timestep(s, i);
+        if (fabs((double)t - t_want) > 1e-4 * fmax(1.0, fabs(t_want))) {
+            printf("FAIL %s: call %d timestep %.9g, diffusers %.9g\n", name, i, (double)t, t_want);
+            failures++;
+        }
+        size_t n, n2;
+        float *x = reference_json_floats(get(call, "sample"), &n);
+        float *scaled = reference_json_floats(get(call, "scaled"), &n2);
+        float *mo = reference_json_floats(get(call, "model_output"), &n2);
+        float *want = reference_json_floats(get(call, "prev_sample"), &n2);
+        size_t n_noise = 0;
+        float *noise = cJSON_GetArraySize(get(call, "noise")) > 0
+                           ? reference_json_floats(get(call, "noise"), &n_noise)
+                           : NULL;
+        int uses = scheduler_step_uses_noise(s, i);
+        if (uses != (noise != NULL)) {
+            printf("FAIL %s: call %d uses noise %d, diffusers %d\n", name, i, uses, noise != NULL);
+            failures++;
+        }
+        float got[64];
+        assert_true(n <= 64);
+        scheduler_scale_input(s, i, x, got, n);
+        snprintf(what, sizeof what, "%s call %d scale_model_input", name, i);
+        failures += compare_arrays(what, got, scaled, n, 2e-6 * scale_of(scaled, n));
+        scheduler_step(s, i, mo, x, noise, got, n);
+        /* the scale of the step's operands: the sample in, the sample out */
+        double sc = fmax(scale_of(want, n), scale_of(x, n));
+        for (size_t k = 0; k < n; k++) *worst = fmax(*worst, fabs((double)got[k] - want[k]) / sc);
+        snprintf(what, sizeof what, "%s call %d (t=%g) prev_sample (scale %.3g)", name, i, t_want,
+                 sc);
+        failures += compare_arrays(what, got, want, n, 1e-5 * sc);
+        free(x), free(scaled), free(mo), free(want), free(noise);
+        i++;
+    }
+    const cJSON *i2i = get(ref, "img2img");
+    int first = scheduler_first_eval_for_strength(s, get(i2i, "strength")->valuedouble);
+    if (first != get(i2i, "first_call")->valueint) {
+        printf("FAIL %s: img2img first call %d, diffusers %d\n", name, first,
+               get(i2i, "first_call")->valueint);
+        failures++;
+    } else {
+        size_t n;
+        float *orig = reference_json_floats(get(i2i, "original"), &n);
+        float *noise = reference_json_floats(get(i2i, "noise"), &n);
+        float *want = reference_json_floats(get(i2i, "noisy"), &n);
+        float got[64];
+        assert_true(n <= 64);
+        scheduler_add_noise_at(s, first, orig, noise, got, n);
+        snprintf(what, sizeof what, "%s img2img add_noise at call %d", name, first);
+        failures += compare_arrays(what, got, want, n, 2e-6 * scale_of(want, n));
+        free(orig), free(noise), free(want);
+    }
+    scheduler_free(s);
+    cJSON_Delete(ref);
+    return failures;
+}
+
+static void test_sampler_cases_match_diffusers(void **state) {
+    (void)state;
+    cJSON *index = reference_json("tests/data/schedulers/samplers.json");
+    int n_cases = 0, failures = 0;
+    const cJSON *name;
+    cJSON_ArrayForEach(name, get(index, "cases")) {
+        double worst = 0.0;
+        int f = check_sampler_case(name->valuestring, &worst);
+        printf("== %-36s %s, worst step error %.3g (relative to max(1, |sample|, |prev_sample|))\n",
+               name->valuestring, f ? "FAILED" : "ok", worst);
+        failures += f;
+        n_cases++;
+    }
+    printf("%d sampler cases, %d failed comparisons\n", n_cases, failures);
+    assert_true(n_cases >= 30);
+    assert_int_equal(failures, 0);
+    cJSON_Delete(index);
+}
+
 /* set_timesteps for each spacing and many step counts; where diffusers' trailing spacing lists
  * n + 1 timesteps (the last -1), the first n must match. */
 static void test_timesteps_match_diffusers(void **state) {
@@ -303,9 +436,10 @@ static void test_refuses_other_values(void **state) {
     assert_int_equal(load_text("v2.json", "{\"timestep_spacing\": \"karras\"}", &cfg, &err, NULL),
                      XATTN_ERR_UNSUPPORTED);
     expect_message(&err, "timestep_spacing \"karras\" is not supported");
-    assert_int_equal(load_text("v3.json", "{\"_class_name\": \"PNDMScheduler\"}", &cfg, &err, NULL),
+    assert_int_equal(load_text("v3.json", "{\"_class_name\": \"DEISMultistepScheduler\"}", &cfg, &err,
+                               NULL),
                      XATTN_ERR_UNSUPPORTED);
-    expect_message(&err, "_class_name \"PNDMScheduler\" is not supported");
+    expect_message(&err, "_class_name \"DEISMultistepScheduler\" is not supported");
     assert_int_equal(load_text("v4.json", "{\"trained_betas\": [0.1, 0.2]}", &cfg, &err, NULL),
                      XATTN_ERR_UNSUPPORTED);
     expect_message(&err, "trained_betas is not supported");
@@ -371,6 +505,113 @@ static void test_refuses_bad_sampler_arguments(void **state) {
     assert_null(s);
 }
 
+/* The other samplers' options xattn lacks: one line naming the key and value. */
+static void test_refuses_sampler_options(void **state) {
+    (void)state;
+    scheduler_config cfg;
+    xattn_error err;
+    static const struct {
+        const char *json, *message;
+    } cases[] = {
+        {"{\"_class_name\": \"DPMSolverMultistepScheduler\", \"solver_order\": 3}",
+         "solver_order 3 is not supported (1, 2)"},
+        {"{\"_class_name\": \"UniPCMultistepScheduler\", \"solver_order\": 3}",
+         "solver_order 3 is not supported (1, 2)"},
+        {"{\"algorithm_type\": \"dpmsolver\"}",
+         "algorithm_type \"dpmsolver\" is not supported (dpmsolver++, sde-dpmsolver++)"},
+        {"{\"algorithm_type\": \"sde-dpmsolver\"}", "algorithm_type \"sde-dpmsolver\" is not"},
+        {"{\"algorithm_type\": \"deis\"}", "algorithm_type \"deis\" is not supported"},
+        {"{\"solver_type\": \"foo\"}", "solver_type \"foo\" is not supported"},
+        {"{\"final_sigmas_type\": \"max\"}", "final_sigmas_type \"max\" is not supported"},
+        {"{\"use_exponential_sigmas\": true}", "use_exponential_sigmas true is not supported"},
+        {"{\"use_beta_sigmas\": true}", "use_beta_sigmas true is not supported"},
+        {"{\"use_lu_lambdas\": true}", "use_lu_lambdas true is not supported"},
+        {"{\"timestep_type\": \"continuous\"}",
+         "timestep_type \"continuous\" is not supported (discrete)"},
+        {"{\"interpolation_type\": \"log_linear\"}",
+         "interpolation_type \"log_linear\" is not supported (linear)"},
+        {"{\"sigma_min\": 0.1}", "sigma_min 0.1 is not supported"},
+        {"{\"lambda_min_clipped\": -5.1}", "lambda_min_clipped is not supported"},
+        {"{\"use_karras_sigmas\": 1}", "use_karras_sigmas must be true or false"},
+        {"{\"_class_name\": \"KDPM2DiscreteScheduler\"}",
+         "_class_name \"KDPM2DiscreteScheduler\" is not supported (DDIMScheduler"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%zu.json", k);
+        assert_int_not_equal(load_text(name, cases[k].json, &cfg, &err, NULL), XATTN_OK);
+        expect_message(&err, cases[k].message);
+        assert_null(strchr(err.msg, '\n'));
+    }
+    /* -Infinity, as Python's json writes it, loads */
+    assert_int_equal(load_text("inf.json",
+                               "{\"_class_name\": \"DPMSolverMultistepScheduler\", "
+                               "\"lambda_min_clipped\": -Infinity, \"algorithm_type\": "
+                               "\"sde-dpmsolver++\", \"variance_type\": null}",
+                               &cfg, &err, NULL),
+                     XATTN_OK);
+    assert_int_equal(cfg.class_kind, XATTN_SAMPLER_DPMPP_2M_SDE);
+
+    /* options of a sampler that lacks them */
+    scheduler *s = NULL;
+    scheduler_config_init(&cfg);
+    assert_int_equal(scheduler_new_karras(&cfg, XATTN_SAMPLER_EULER_A, 10, 0.0f, 1, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "karras: the euler_a sampler has no Karras sigmas");
+    assert_int_equal(scheduler_new_karras(&cfg, XATTN_SAMPLER_DDIM, 10, 0.0f, 1, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "karras: the ddim sampler has no Karras sigmas");
+    cfg.prediction_type = SCHEDULER_PREDICT_SAMPLE;
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_PNDM, 10, 0.0f, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "prediction_type \"sample\" is not supported by the pndm sampler");
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_EULER_A, 10, 0.0f, &s, &err),
+                     XATTN_ERR_UNSUPPORTED);
+    expect_message(&err, "prediction_type \"sample\" is not supported by the euler_a sampler");
+    scheduler_config_init(&cfg);
+    assert_int_equal(scheduler_new(&cfg, XATTN_SAMPLER_PNDM, 3, 0.0f, &s, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "too few for pndm");
+    assert_int_equal(scheduler_new(&cfg, (xattn_sampler_kind)42, 10, 0.0f, &s, &err),
+                     XATTN_ERR_VALUE);
+    expect_message(&err, "sampler: unknown sampler 42");
+    assert_null(s);
+}
+
+/* Names: xattn's, A1111's, diffusers' classes; the Karras ones. */
+static void test_sampler_names(void **state) {
+    (void)state;
+    xattn_sampler_kind kind;
+    int karras = -1;
+    xattn_error err = {0};
+    assert_int_equal(xattn_sampler_from_name("Euler a", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_EULER_A);
+    assert_int_equal(karras, 0);
+    assert_int_equal(xattn_sampler_from_name("DPM++ 2M Karras", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_DPMPP_2M);
+    assert_int_equal(karras, 1);
+    assert_int_equal(xattn_sampler_from_name("dpm++ 2m sde karras", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_DPMPP_2M_SDE);
+    assert_int_equal(karras, 1);
+    assert_int_equal(xattn_sampler_from_name("UniPCMultistepScheduler", &kind, &karras, &err),
+                     XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_UNIPC);
+    assert_int_equal(xattn_sampler_from_name("PLMS", &kind, &karras, &err), XATTN_OK);
+    assert_int_equal(kind, XATTN_SAMPLER_PNDM);
+    assert_int_equal(xattn_sampler_from_name("euler_b", &kind, &karras, &err), XATTN_ERR_VALUE);
+    expect_message(&err, "sampler: 'euler_b' is not one of ddim, ddpm, euler");
+    /* every kind has a name that maps back to it */
+    for (int k = -1; k < XATTN_SAMPLER_COUNT; k++) {
+        const char *name = xattn_sampler_name((xattn_sampler_kind)k);
+        assert_non_null(name);
+        assert_int_equal(xattn_sampler_from_name(name, &kind, &karras, &err), XATTN_OK);
+        assert_int_equal((int)kind, k);
+    }
+    assert_null(xattn_sampler_name((xattn_sampler_kind)XATTN_SAMPLER_COUNT));
+    size_t n = 0;
+    while (xattn_sampler_alias_at(n)) n++;
+    assert_true(n >= 30);
+}
+
 /* diffusers' defaults when a key is absent; unknown keys ignored. */
 static void test_defaults(void **state) {
     (void)state;
@@ -392,11 +633,14 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases_match_diffusers),
         cmocka_unit_test(test_timesteps_match_diffusers),
+        cmocka_unit_test(test_sampler_cases_match_diffusers),
         cmocka_unit_test(test_refuses_thresholding),
         cmocka_unit_test(test_refuses_unknown_beta_schedule),
         cmocka_unit_test(test_refuses_wrong_types),
         cmocka_unit_test(test_refuses_other_values),
         cmocka_unit_test(test_refuses_bad_sampler_arguments),
+        cmocka_unit_test(test_refuses_sampler_options),
+        cmocka_unit_test(test_sampler_names),
         cmocka_unit_test(test_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

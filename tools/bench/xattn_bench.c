@@ -64,7 +64,7 @@ static int on_step(int step, int n_steps, void *user) {
     return 0;
 }
 
-/* -m MODEL -p PROMPT [-t] [--steps] [--cfg]: the model, the prompt and generation parameters.
+/* -m MODEL -p PROMPT [-t] [--steps] [--cfg] [--sampler NAME] [--karras 1]: the model, the prompt and generation parameters.
  * Prints the error; 0, or the exit code. */
 static int load_inputs(int argc, char **argv, const char *cmd, xattn_model **m, xattn_prompt **p,
                        xattn_generate_params *gp) {
@@ -82,6 +82,14 @@ static int load_inputs(int argc, char **argv, const char *cmd, xattn_model **m, 
     gp->threads = atoi(opt(argc, argv, "-t", "1"));
     gp->steps = atoi(opt(argc, argv, "--steps", "20"));
     gp->cfg = (float)atof(opt(argc, argv, "--cfg", "7.5"));
+    gp->sampler = XATTN_SAMPLER_MODEL;
+    const char *sampler = opt(argc, argv, "--sampler", NULL);
+    int karras = 0;
+    if (sampler && xattn_sampler_from_name(sampler, &gp->sampler, &karras, &err) != XATTN_OK) {
+        fprintf(stderr, "xattn_bench: %s\n", err.msg);
+        return 2;
+    }
+    if (karras || opt(argc, argv, "--karras", NULL)) gp->karras = 1;
     return 0;
 }
 
