@@ -6,10 +6,10 @@ set -euo pipefail
 
 # chromium: tests/cli/test_html.sh loads the --html explorer page in headless Chromium.
 # libmicrohttpd-dev: xattn serve's HTTP server. chromium-driver, python3-selenium: the serve
-# page's browser test (tests/cli/test_serve_page.sh). wrk: the server's load test
+# page's browser test (tests/cli/test_serve_page.sh). hey: the server's load test
 # (tools/serve_load.sh).
 packages=(build-essential cmake pkg-config libopenblas-dev libpng-dev libstb-dev libcjson-dev
-          libcmocka-dev chromium libmicrohttpd-dev chromium-driver python3-selenium wrk)
+          libcmocka-dev chromium libmicrohttpd-dev chromium-driver python3-selenium hey)
 
 missing=()
 for p in "${packages[@]}"; do
