@@ -269,7 +269,10 @@ static void run_job(serve *s, job *j) {
     }
     xattn_status st = xattn_generate(s->model, j->cond, j->uncond, &p, images, &err);
     if (st == XATTN_ERR_CANCELLED) {
-        job_fail(j, s->stopping ? 503 : 499, "server: %s", s->stopping ? "shutting down" : "cancelled");
+        pthread_mutex_lock(&s->mu);
+        int stopping = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        job_fail(j, stopping ? 503 : 499, "server: %s", stopping ? "shutting down" : "cancelled");
         goto done;
     }
     if (st != XATTN_OK) {
@@ -280,9 +283,6 @@ static void run_job(serve *s, job *j) {
     cJSON *imgs = cJSON_AddArrayToObject(root, "images");
     cJSON *hl = r->heatmaps ? cJSON_AddArrayToObject(root, "heatmaps") : NULL;
     cJSON *hf = r->heatmaps ? cJSON_AddArrayToObject(root, "heatmaps_safetensors") : NULL;
-    sampling_options so;
-    sampling_options_init(&so);
-    so.params = p;
     for (int k = 0; k < r->batch; k++) {
         xattn_image_to_rgb8(images + (size_t)k * (size_t)C * plane, C, size, size, rgb);
         sampling_text t;
