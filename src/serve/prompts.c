@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@ typedef struct entry {
 struct serve_prompts {
     entry *e;
     size_t n;
+    size_t dim;
+    void *encoder;          /* xattn_encoder *, or NULL */
+    pthread_mutex_t lock;   /* the encoder is not thread-safe */
 };
 
 /* lower case, single spaces, no surrounding spaces, no final '.' */
@@ -45,12 +49,39 @@ static int by_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int serve_prompts_load(const char *dir, size_t dim, serve_prompts **out, xattn_error *err) {
+/* The model's encoder, when it has one; -1 when it has one that cannot be loaded. */
+static int load_encoder(serve_prompts *p, const char *model_dir, xattn_error *err) {
+#ifdef XATTN_HAVE_ENCODER
+    char te[4096], tk[4096];
+    if (!model_dir || xattn_encoder_find(model_dir, te, tk, sizeof te, NULL) != XATTN_OK) return 0;
+    xattn_encoder *e = NULL;
+    if (xattn_encoder_load(model_dir, &e, err) != XATTN_OK) return -1;
+    xattn_encoder_info info;
+    xattn_encoder_get_info(e, &info);
+    if (info.dim != p->dim) {
+        if (err)
+            snprintf(err->msg, sizeof err->msg, "%s: text encoder width %zu, model expects %zu",
+                     model_dir, info.dim, p->dim);
+        xattn_encoder_free(e);
+        return -1;
+    }
+    p->encoder = e;
+#else
+    (void)p, (void)model_dir, (void)err;
+#endif
+    return 0;
+}
+
+int serve_prompts_load(const char *dir, const char *model_dir, size_t dim, serve_prompts **out,
+                       xattn_error *err) {
     *out = calloc(1, sizeof **out);
     if (!*out) {
         if (err) snprintf(err->msg, sizeof err->msg, "%s: out of memory", dir ? dir : "prompts");
         return -1;
     }
+    (*out)->dim = dim;
+    pthread_mutex_init(&(*out)->lock, NULL);
+    if (load_encoder(*out, model_dir, err) != 0) return -1;
     if (!dir) return 0;
     DIR *d = opendir(dir);
     if (!d) {
@@ -110,6 +141,10 @@ void serve_prompts_free(serve_prompts *p) {
         xattn_prompt_free(p->e[i].prompt);
     }
     free(p->e);
+#ifdef XATTN_HAVE_ENCODER
+    xattn_encoder_free(p->encoder);
+#endif
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
@@ -124,3 +159,27 @@ const xattn_prompt *serve_prompts_find(const serve_prompts *p, const char *text)
 
 size_t serve_prompts_count(const serve_prompts *p) { return p->n; }
 const char *serve_prompts_text(const serve_prompts *p, size_t i) { return i < p->n ? p->e[i].text : NULL; }
+
+int serve_prompts_has_encoder(const serve_prompts *p) { return p->encoder != NULL; }
+
+int serve_prompts_get(serve_prompts *p, const char *text, const xattn_prompt **out,
+                      xattn_prompt **owned, xattn_error *err) {
+    *owned = NULL;
+    *out = serve_prompts_find(p, text);
+    if (*out) return 0;
+#ifdef XATTN_HAVE_ENCODER
+    if (p->encoder) {
+        pthread_mutex_lock(&p->lock);
+        xattn_status st = xattn_encode(p->encoder, text, owned, err);
+        pthread_mutex_unlock(&p->lock);
+        if (st != XATTN_OK) return -1;
+        *out = *owned;
+        return 0;
+    }
+#endif
+    if (err)
+        snprintf(err->msg, sizeof err->msg,
+                 "not a prompt this server knows (it has no text encoder; GET /xattn/v1/prompts "
+                 "lists the %zu it knows)", p->n);
+    return -1;
+}

@@ -43,7 +43,8 @@ extern const size_t serve_page_html_len;
 
 typedef struct job {
     serve_request req;
-    const xattn_prompt *cond, *uncond; /* borrowed from the prompt table; uncond NULL = null prompt */
+    const xattn_prompt *cond, *uncond; /* uncond NULL = the model's null prompt */
+    xattn_prompt *own_cond, *own_uncond; /* encoded for this job (cond/uncond point here), or NULL */
     float *token_scale;                /* [cond->n_tokens] or NULL */
     xattn_heatmap_params hp;
     char reweight_text[512];
@@ -84,6 +85,8 @@ static double now_ms(void) {
 static void job_free(job *j) {
     if (!j) return;
     serve_request_free(&j->req);
+    xattn_prompt_free(j->own_cond);
+    xattn_prompt_free(j->own_uncond);
     free(j->token_scale);
     free(j->answer);
     free(j);
@@ -489,6 +492,7 @@ static char *health_json(serve *s) {
     cJSON_AddNumberToObject(o, "queued", waiting);
     cJSON_AddNumberToObject(o, "queue", s->c.queue);
     cJSON_AddNumberToObject(o, "prompts", (double)serve_prompts_count(s->prompts));
+    cJSON_AddBoolToObject(o, "encoder", serve_prompts_has_encoder(s->prompts));
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return t;
@@ -564,23 +568,20 @@ static int prepare_job(serve *s, job *j) {
         job_fail(j, 400, "prompt: empty");
         return 400;
     }
-    j->cond = serve_prompts_find(s->prompts, r->prompt);
-    if (!j->cond) {
-        job_fail(j, 400, "prompt: not a prompt this server knows (it has no text encoder; GET "
-                         "/xattn/v1/prompts lists the %zu it knows)",
-                 serve_prompts_count(s->prompts));
+    xattn_error err = {0};
+    if (serve_prompts_get(s->prompts, r->prompt, &j->cond, &j->own_cond, &err) != 0) {
+        job_fail(j, 400, "prompt: %s", err.msg);
         return 400;
     }
-    if (r->negative[0] && !(j->uncond = serve_prompts_find(s->prompts, r->negative))) {
-        job_fail(j, 400, "negative_prompt: not a prompt this server knows (GET /xattn/v1/prompts "
-                         "lists them)");
+    if (r->negative[0] &&
+        serve_prompts_get(s->prompts, r->negative, &j->uncond, &j->own_uncond, &err) != 0) {
+        job_fail(j, 400, "negative_prompt: %s", err.msg);
         return 400;
     }
     if (!j->uncond && r->cfg > 1.0f && !s->info.has_null_prompt) {
         job_fail(j, 400, "cfg_scale: above 1 needs a negative_prompt (the model has no null prompt)");
         return 400;
     }
-    xattn_error err = {0};
     if (r->n_reweight) {
         xattn_word *words = NULL;
         size_t n_words = 0;
@@ -908,7 +909,8 @@ int serve_start(const serve_config *c, serve **out, char *err) {
         while (b > m && b[-1] != '/') b--;
         snprintf(s->model_name, sizeof s->model_name, "%.*s", (int)(m + n - b), b);
     }
-    if (serve_prompts_load(c->prompts_dir, (size_t)s->info.cross_attention_dim, &s->prompts, &xe) != 0) {
+    if (serve_prompts_load(c->prompts_dir, c->model_dir, (size_t)s->info.cross_attention_dim,
+                           &s->prompts, &xe) != 0) {
         snprintf(err, 512, "%s", xe.msg);
         freeaddrinfo(ai);
         goto fail;
