@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # serve_load.sh — a bounded load test of `xattn serve` with hey, 127.0.0.1 only (docs/serve.md):
 #   1. `xattn generate`'s images/s for the same request (--gen-runs runs, one after another);
-#   2. hey: exactly --requests txt2img requests, --concurrency at a time, --steps steps each;
-#      requests/s and p50/p95/p99 latency;
+#   2. hey: --requests txt2img requests (a multiple of --concurrency), --concurrency at a time,
+#      --steps steps each;
+#      requests/s and p50/p95/p99 latency (from hey's per-request CSV);
 #   3. the server's RSS before and after --rss-requests more requests (--rss-steps steps, with
 #      heatmaps), through hey again.
 # Prints the figures and the targets (throughput >= 90% of generate's; p99 < 3 x p50; RSS growth
@@ -49,27 +50,31 @@ port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/log" | grep -o '[0-9
 [ -n "$port" ] || { cat "$tmp/log" >&2; exit 1; }
 url="http://127.0.0.1:$port/sdapi/v1/txt2img"
 
-# hey_run COUNT STEPS HEATMAPS: exactly COUNT requests, $concurrency at a time; hey's summary
+# hey_run COUNT STEPS HEATMAPS: exactly COUNT requests, $concurrency at a time; one CSV line per
+# request (response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset)
 hey_run() {
-    hey -n "$1" -c "$concurrency" -t 600 -m POST -T application/json \
-        -d "{\"prompt\": \"$prompt\", \"seed\": 3, \"steps\": $2, \"cfg_scale\": 4, \"heatmaps\": $3}" "$url"
+    hey -n "$1" -c "$concurrency" -t 600 -o csv -m POST -T application/json \
+        -d "{\"prompt\": \"$prompt\", \"seed\": 3, \"steps\": $2, \"cfg_scale\": 4, \"heatmaps\": $3}" "$url" |
+        grep -E '^[0-9]'
 }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
-pct() { awk -v p="$1%" '$1 == p && $2 == "in" { printf "%.0f", $3 * 1000 }' "$2"; }
+# pct P FILE: the P-th percentile of the response times in ms (nearest rank)
+pct() { cut -d, -f1 "$2" | sort -g | awk -v p="$1" '{ v[NR] = $1 } END { r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; printf "%.0f", v[r] * 1000 }'; }
+codes() { cut -d, -f7 "$1" | sort | uniq -c | awk '{ printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1 }'; }
 
 # 2. throughput and latency
-hey_run "$requests" "$steps" false >"$tmp/hey.txt"
-srv_ips=$(awk '/Requests\/sec:/ { print $2 }' "$tmp/hey.txt")
-p50=$(pct 50 "$tmp/hey.txt") p95=$(pct 95 "$tmp/hey.txt") p99=$(pct 99 "$tmp/hey.txt")
-codes=$(sed -n '/Status code distribution/,$p' "$tmp/hey.txt" | grep -o '\[[0-9]*\][^a-z]*responses' | tr -s ' \t' ' ' | paste -sd, -)
+hey_run "$requests" "$steps" false >"$tmp/hey.csv"
+srv_ips=$(awk -F, '{ e = $8 + $1; if (e > m) m = e } END { printf "%.3f", NR / m }' "$tmp/hey.csv")
+p50=$(pct 50 "$tmp/hey.csv") p95=$(pct 95 "$tmp/hey.csv") p99=$(pct 99 "$tmp/hey.csv")
+codes=$(codes "$tmp/hey.csv")
 
 # 3. memory over many requests, after a warm-up with heatmaps (first allocations, the allocator's
 #    arenas for the connection threads)
 hey_run $((4 * concurrency)) "$rss_steps" true >/dev/null
 rss0=$(rss)
-hey_run "$rss_requests" "$rss_steps" true >"$tmp/hey_rss.txt"
+hey_run "$rss_requests" "$rss_steps" true >"$tmp/hey_rss.csv"
 rss1=$(rss)
-codes_rss=$(sed -n '/Status code distribution/,$p' "$tmp/hey_rss.txt" | grep -o '\[[0-9]*\][^a-z]*responses' | tr -s ' \t' ' ' | paste -sd, -)
+codes_rss=$(codes "$tmp/hey_rss.csv")
 kill -TERM "$pid"
 wait "$pid" && rc=0 || rc=$?
 pid=
