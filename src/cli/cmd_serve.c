@@ -1,9 +1,11 @@
 /* cmd_serve.c — `xattn serve`: parses the options, starts the server (src/serve/), waits for
  * SIGINT or SIGTERM and stops it. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -36,6 +38,16 @@ static const cli_option serve_options[] = {
     {0, "port", 1, OPT_PORT},     {'t', "threads", 1, OPT_THREADS}, {0, "queue", 1, OPT_QUEUE},
     {0, "cors", 1, OPT_CORS},     {'q', "quiet", 0, OPT_QUIET},   {'h', "help", 0, OPT_HELP},
 };
+
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t n = write(stop_pipe[1], &b, 1);
+    (void)n;
+    errno = saved;
+}
 
 int cmd_serve(int argc, char **argv) {
     serve_config c = {.port = SERVE_DEFAULT_PORT, .queue = SERVE_DEFAULT_QUEUE};
@@ -72,13 +84,19 @@ int cmd_serve(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
 
-    /* SIGINT and SIGTERM are taken by sigwait below, in this thread only: every thread the
-     * server starts inherits the blocked mask. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* SIGINT and SIGTERM may arrive on any thread (OpenBLAS starts its own before main), so the
+     * handler only writes the signal's number into a pipe that this thread reads. */
+    if (pipe(stop_pipe) != 0) {
+        cli_error("serve: cannot create a pipe: %s", strerror(errno));
+        return CLI_EXIT_INPUT;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     serve *s = NULL;
@@ -94,9 +112,14 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "xattn serve: listening on http://%s%s%s:%d/ (model %s)\n",
             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", serve_port(s),
             c.model_dir);
-    int sig = 0;
-    sigwait(&stop, &sig);
+    unsigned char sig = 0;
+    while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
     fprintf(stderr, "xattn serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     serve_stop(s);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
     return CLI_EXIT_OK;
 }
