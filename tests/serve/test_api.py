@@ -284,7 +284,9 @@ for t in threads:
 for t in threads:
     t.join(600)
 statuses = [getattr(x, "status", repr(x)) for x in results]
-check(all(s in (200, 429) for s in statuses) and statuses.count(200) >= 3,
+# at least the queue's two are accepted (a third when the worker took the first one off the
+# queue before the others arrived)
+check(all(s in (200, 429) for s in statuses) and statuses.count(200) >= 2,
       "8 concurrent clients: all answered 200 or 429", statuses)
 busy = [x for x in results if getattr(x, "status", 0) == 429]
 check(all(x.headers.get("retry-after") and (x.error() or "").startswith("queue: ") for x in busy),
@@ -318,14 +320,32 @@ check(any(l.startswith("xattn serve: GET /healthz 200 ") for l in lines)
 rc = srv.stop(signal.SIGTERM)
 check(rc == 0, "SIGTERM: exit 0", (rc, srv.log[-3:]))
 
-# --- another address: a warning line; SIGINT ends it too ---------------------------------------
-srv2 = Server("--host", "127.0.0.2")
+# --- another address: a warning line; --cors; SIGINT ends it too ------------------------------
+CORS = "http://localhost:3000"
+srv2 = Server("--host", "127.0.0.2", "--cors", CORS)
 check(any("warning" in l and "127.0.0.2" in l for l in srv2.log), "--host 127.0.0.2: a warning line",
       srv2.log)
 with socket.create_connection(("127.0.0.2", srv2.port), timeout=30) as c:
     c.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.2:{srv2.port}\r\nConnection: close\r\n\r\n".encode())
     r = read_response(c)
 check(r.status == 200, "answers on the address --host names", r.status)
+
+
+def ask2(method, path, body=b"", headers=""):
+    with socket.create_connection(("127.0.0.2", srv2.port), timeout=120) as c:
+        c.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.2:{srv2.port}\r\nConnection: close\r\n"
+                  f"{headers}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        return read_response(c)
+
+
+r = ask2("OPTIONS", "/sdapi/v1/txt2img", headers=f"Origin: {CORS}\r\nAccess-Control-Request-Method: POST\r\n")
+check(r.status == 204 and r.headers.get("access-control-allow-origin") == CORS
+      and "POST" in r.headers.get("access-control-allow-methods", ""), "--cors: the preflight", r.headers)
+r = ask2("POST", "/sdapi/v1/txt2img", json.dumps(dict(prompt=P, steps=2)).encode(), f"Origin: {CORS}\r\n")
+check(r.status == 200 and r.headers.get("access-control-allow-origin") == CORS,
+      "--cors: the named origin may call the API", r.status)
+r = ask2("POST", "/sdapi/v1/txt2img", json.dumps(dict(prompt=P, steps=2)).encode(), "Origin: http://evil.example\r\n")
+check(r.status == 403 and "access-control-allow-origin" not in r.headers, "--cors: another origin: 403", r.status)
 rc = srv2.stop(signal.SIGINT)
 check(rc == 0, "SIGINT: exit 0", rc)
 
