@@ -4,7 +4,7 @@
 #
 #   tools/fuzz.sh [TARGET...] [--runs N] [--max-len BYTES] [--timeout SECONDS]
 #
-# TARGET: safetensors config prompt png_info image tokenizer (default: all). --runs: executions per
+# TARGET: safetensors config prompt png_info image tokenizer serve_request (default: all). --runs: executions per
 # target (default 1000000). --max-len: largest input (default 65536). --timeout: seconds one
 # input may take before it counts as a hang (default 10).
 # Each target starts from a fresh copy of tests/fuzz/corpus/<target> in build-fuzz/corpus/
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(safetensors config prompt png_info image tokenizer)
+all_targets=(safetensors config prompt png_info image tokenizer serve_request)
 targets=()
 runs=1000000
 max_len=65536

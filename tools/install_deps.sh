@@ -6,8 +6,11 @@ set -euo pipefail
 
 # libutf8proc-dev: the tokenizer's Unicode data (src/text/).
 # chromium: tests/cli/test_html.sh loads the --html explorer page in headless Chromium.
+# libmicrohttpd-dev: xattn serve's HTTP server. chromium-driver, python3-selenium: the serve
+# page's browser test (tests/cli/test_serve_page.sh). hey: the server's load test
+# (tools/serve_load.sh).
 packages=(build-essential cmake pkg-config libopenblas-dev libpng-dev libstb-dev libcjson-dev
-          libcmocka-dev libutf8proc-dev chromium)
+          libcmocka-dev libutf8proc-dev chromium libmicrohttpd-dev chromium-driver python3-selenium hey)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,5 +11,6 @@ int cmd_eval(int argc, char **argv);      /* cmd_eval.c: eval adherence */
 int cmd_compare(int argc, char **argv);   /* cmd_compare.c */
 int cmd_denoise(int argc, char **argv);   /* cmd_denoise.c: image-to-image */
 int cmd_encode(int argc, char **argv);    /* cmd_encode.c: text -> prompt embedding */
+int cmd_serve(int argc, char **argv);     /* cmd_serve.c: the HTTP server (src/serve/) */
 
 #endif

@@ -19,6 +19,7 @@ static const char usage_text[] =
     "  compare    compare two images: max/mean abs difference, PSNR, a difference image\n"
     "  denoise    denoise an input image towards a prompt (image-to-image)\n"
     "  encode     encode a text into a prompt-embedding file (the text encoder, in C)\n"
+    "  serve      the cross-attention explorer in the browser and an A1111-style HTTP API\n"
     "\n"
     "options:\n"
     "  -h, --help     show this help\n"
@@ -68,6 +69,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "compare") == 0) return finish(cmd_compare(argc - 1, argv + 1));
     if (strcmp(cmd, "denoise") == 0) return finish(cmd_denoise(argc - 1, argv + 1));
     if (strcmp(cmd, "encode") == 0) return finish(cmd_encode(argc - 1, argv + 1));
+    if (strcmp(cmd, "serve") == 0) return finish(cmd_serve(argc - 1, argv + 1));
     if (cmd[0] == '-')
         cli_error("%s: unknown option (see xattn --help)", cmd);
     else
