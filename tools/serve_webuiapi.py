@@ -33,7 +33,7 @@ check(len(models) == 1 and models[0]["model_name"], "get_sd_models: the one mode
 progress = api.get_progress()
 check("progress" in progress and "state" in progress, "get_progress", progress)
 for kwargs, field in [(dict(enable_hr=True), "enable_hr"), (dict(styles=["x"]), "styles"),
-                      (dict(sampler_name="Euler a"), "sampler_name"),
+                      (dict(sampler_name="Euler b"), "sampler_name"),
                       (dict(width=512, height=512), "width")]:
     try:
         api.txt2img(prompt=prompt, **dict(dict(width=32, height=32, sampler_name="DDIM"), **kwargs))

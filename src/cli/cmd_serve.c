@@ -49,36 +49,37 @@ static void on_stop_signal(int sig) {
     errno = saved;
 }
 
+/* One option of serve's (cli_parse_options): 0 when taken, else an error was printed. */
+static int serve_option(void *ctx, int id, const char *name, const char *value) {
+    serve_config *c = ctx;
+    switch (id) {
+    case CLI_POSITIONAL:
+        cli_error("%s: unexpected argument (options are -m MODEL ...)", value);
+        return 1;
+    case OPT_MODEL: c->model_dir = value; return 0;
+    case OPT_PROMPTS: c->prompts_dir = value; return 0;
+    case OPT_HOST: c->host = value; return 0;
+    case OPT_PORT: return cli_parse_int(name, value, 0, 65535, &c->port) != 0;
+    case OPT_THREADS: return cli_parse_int(name, value, 0, 256, &c->threads) != 0;
+    case OPT_QUEUE: return cli_parse_int(name, value, 1, 64, &c->queue) != 0;
+    case OPT_CORS:
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
+            cli_error("%s: '%s' is not an origin (http://HOST[:PORT])", name, value);
+            return 1;
+        }
+        c->cors = value;
+        return 0;
+    case OPT_QUIET: c->quiet = 1; return 0;
+    }
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_config c = {.port = SERVE_DEFAULT_PORT, .queue = SERVE_DEFAULT_QUEUE};
-    cli_args a;
-    cli_args_init(&a, argc, argv, serve_options, sizeof serve_options / sizeof serve_options[0]);
-    const char *name, *value;
-    int id, bad = 0;
-    while ((id = cli_args_next(&a, &name, &value)) != CLI_END) {
-        switch (id) {
-        case CLI_ERROR: return CLI_EXIT_USAGE;
-        case CLI_POSITIONAL:
-            cli_error("%s: unexpected argument (options are -m MODEL ...)", value);
-            return CLI_EXIT_USAGE;
-        case OPT_HELP: fputs(serve_usage, stdout); return CLI_EXIT_OK;
-        case OPT_MODEL: c.model_dir = value; break;
-        case OPT_PROMPTS: c.prompts_dir = value; break;
-        case OPT_HOST: c.host = value; break;
-        case OPT_PORT: bad = cli_parse_int(name, value, 0, 65535, &c.port); break;
-        case OPT_THREADS: bad = cli_parse_int(name, value, 0, 256, &c.threads); break;
-        case OPT_QUEUE: bad = cli_parse_int(name, value, 1, 64, &c.queue); break;
-        case OPT_CORS:
-            if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
-                cli_error("%s: '%s' is not an origin (http://HOST[:PORT])", name, value);
-                return CLI_EXIT_USAGE;
-            }
-            c.cors = value;
-            break;
-        case OPT_QUIET: c.quiet = 1; break;
-        }
-        if (bad) return CLI_EXIT_USAGE;
-    }
+    int code = cli_parse_options(argc, argv, serve_options,
+                                 sizeof serve_options / sizeof serve_options[0], OPT_HELP,
+                                 serve_usage, serve_option, &c);
+    if (code != 0) return cli_exit_code(code);
     if (!c.model_dir) {
         cli_error("-m: missing: the model folder is required (see xattn serve --help)");
         return CLI_EXIT_USAGE;

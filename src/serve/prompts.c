@@ -51,7 +51,6 @@ static int by_name(const void *a, const void *b) {
 
 /* The model's encoder, when it has one; -1 when it has one that cannot be loaded. */
 static int load_encoder(serve_prompts *p, const char *model_dir, xattn_error *err) {
-#ifdef XATTN_HAVE_ENCODER
     char te[4096], tk[4096];
     if (!model_dir || xattn_encoder_find(model_dir, te, tk, sizeof te, NULL) != XATTN_OK) return 0;
     xattn_encoder *e = NULL;
@@ -66,9 +65,6 @@ static int load_encoder(serve_prompts *p, const char *model_dir, xattn_error *er
         return -1;
     }
     p->encoder = e;
-#else
-    (void)p, (void)model_dir, (void)err;
-#endif
     return 0;
 }
 
@@ -141,9 +137,7 @@ void serve_prompts_free(serve_prompts *p) {
         xattn_prompt_free(p->e[i].prompt);
     }
     free(p->e);
-#ifdef XATTN_HAVE_ENCODER
     xattn_encoder_free(p->encoder);
-#endif
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -167,7 +161,6 @@ int serve_prompts_get(serve_prompts *p, const char *text, const xattn_prompt **o
     *owned = NULL;
     *out = serve_prompts_find(p, text);
     if (*out) return 0;
-#ifdef XATTN_HAVE_ENCODER
     if (p->encoder) {
         pthread_mutex_lock(&p->lock);
         xattn_status st = xattn_encode(p->encoder, text, owned, err);
@@ -176,7 +169,6 @@ int serve_prompts_get(serve_prompts *p, const char *text, const xattn_prompt **o
         *out = *owned;
         return 0;
     }
-#endif
     if (err)
         snprintf(err->msg, sizeof err->msg,
                  "not a prompt this server knows (it has no text encoder; GET /xattn/v1/prompts "

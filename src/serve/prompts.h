@@ -4,8 +4,8 @@
  *   1. the prompts of the embedding files in the folder `xattn serve --prompts DIR` names (every
  *      *.safetensors whose metadata "prompt" is set and whose width is the model's), looked up by
  *      their text (case, surrounding spaces, repeated spaces and a final full stop do not matter);
- *   2. the model's text encoder (libxattn's xattn_encode, built in when src/text/encoder.c is
- *      part of the tree: XATTN_HAVE_ENCODER), when the model folder has one: any text.
+ *   2. the model's text encoder (libxattn's xattn_encode), when the model folder has one: any
+ *      text.
  * A request never names a file: only texts are looked up or encoded. */
 #ifndef XATTN_SERVE_PROMPTS_H
 #define XATTN_SERVE_PROMPTS_H

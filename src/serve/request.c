@@ -59,16 +59,20 @@ static char *dup_text(const char *s) {
 /* ------------------------------------------------------------------------------------------ */
 /* Samplers                                                                                    */
 
-int serve_sampler_from_name(const char *name, xattn_sampler_kind *kind, const char **canonical) {
-    static const struct { const char *name; xattn_sampler_kind kind; } samplers[] = {
-        {"DDIM", XATTN_SAMPLER_DDIM}, {"DDPM", XATTN_SAMPLER_DDPM},
-    };
-    for (size_t i = 0; i < sizeof samplers / sizeof samplers[0]; i++)
-        if (strcasecmp(name, samplers[i].name) == 0) {
-            *kind = samplers[i].kind;
-            *canonical = samplers[i].name;
-            return 0;
-        }
+int serve_sampler_from_name(const char *name, xattn_sampler_kind *kind, int *karras,
+                            const char **canonical) {
+    /* the library's one name table (docs/samplers.md): xattn's and A1111's names; the name as
+     * spelled first ("DDIM" answers "DDIM", "ddim" "ddim"), then in any case */
+    const xattn_sampler_alias *a;
+    for (int any_case = 0; any_case < 2; any_case++)
+        for (size_t i = 0; (a = xattn_sampler_alias_at(i)) != NULL; i++)
+            if ((any_case ? strcasecmp(name, a->name) : strcmp(name, a->name)) == 0 &&
+                a->kind != XATTN_SAMPLER_MODEL) {
+                *kind = a->kind;
+                *karras = a->karras;
+                *canonical = a->name;
+                return 0;
+            }
     return -1;
 }
 
@@ -272,10 +276,10 @@ static const char *const field_names[F_COUNT] = {
 static int sampler_field(const cJSON *item, const char *name, serve_request *r, char *err) {
     if (cJSON_IsNull(item)) return 0;
     if (!cJSON_IsString(item)) return fail(err, "%s: must be a string", name);
-    if (serve_sampler_from_name(item->valuestring, &r->sampler, &r->sampler_name) != 0) {
+    if (serve_sampler_from_name(item->valuestring, &r->sampler, &r->karras, &r->sampler_name) != 0) {
         int printable = valid_text(item->valuestring, strlen(item->valuestring), 0) &&
                         strlen(item->valuestring) <= 40;
-        return fail(err, "%s: '%s' is not a sampler xattn has (DDIM, DDPM)", name,
+        return fail(err, "%s: '%s' is not a sampler xattn has (GET /sdapi/v1/samplers)", name,
                     printable ? item->valuestring : "?");
     }
     return 0;

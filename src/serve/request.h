@@ -46,7 +46,8 @@ typedef struct serve_request {
     int steps;
     float cfg, eta;
     xattn_sampler_kind sampler;
-    const char *sampler_name;       /* A1111's name, static: "DDIM", "DDPM" */
+    const char *sampler_name;       /* its name in the library's table, static: "DDIM", "Euler a" */
+    int karras;                     /* the name implies Karras sigmas ("DPM++ 2M Karras") */
     int batch;
     int heatmaps;
     size_t n_reweight;
@@ -65,8 +66,10 @@ int serve_request_parse(const char *body, size_t len, int sample_size, serve_req
                         char *err);
 void serve_request_free(serve_request *r);
 
-/* The sampler for an A1111 or xattn name (case-insensitive): "DDIM"/"ddim", "DDPM"/"ddpm".
+/* The sampler for an A1111 or xattn name (case-insensitive; the library's table,
+ * xattn_sampler_alias_at): "DDIM", "Euler a", "DPM++ 2M Karras" (*karras 1), "dpmpp_2m", ...
  * Returns 0 and sets *kind and *canonical, or -1. */
-int serve_sampler_from_name(const char *name, xattn_sampler_kind *kind, const char **canonical);
+int serve_sampler_from_name(const char *name, xattn_sampler_kind *kind, int *karras,
+                            const char **canonical);
 
 #endif

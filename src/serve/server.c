@@ -260,6 +260,7 @@ static void run_job(serve *s, job *j) {
     xattn_generate_params p;
     xattn_generate_params_init(&p);
     p.seed = r->seed, p.steps = r->steps, p.cfg = r->cfg, p.sampler = r->sampler, p.eta = r->eta;
+    p.karras = r->karras;
     p.batch = r->batch, p.threads = s->c.threads, p.token_scale = j->token_scale;
     progress_ctx pc = {s, j};
     p.progress = on_progress, p.progress_user = &pc;
@@ -534,15 +535,18 @@ static char *models_json(const serve *s) {
     return t;
 }
 
+/* A1111's /sdapi/v1/samplers: every name of the library's table, with xattn's own as alias */
 static char *samplers_json(void) {
-    static const char *const names[] = {"DDIM", "DDPM"};
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < 2; i++) {
+    const xattn_sampler_alias *al;
+    for (size_t i = 0; (al = xattn_sampler_alias_at(i)) != NULL; i++) {
+        if (al->kind == XATTN_SAMPLER_MODEL) continue;
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", names[i]);
-        cJSON *al = cJSON_AddArrayToObject(o, "aliases");
-        cJSON_AddItemToArray(al, cJSON_CreateString(i ? "ddpm" : "ddim"));
-        cJSON_AddObjectToObject(o, "options");
+        cJSON_AddStringToObject(o, "name", al->name);
+        cJSON *names = cJSON_AddArrayToObject(o, "aliases");
+        cJSON_AddItemToArray(names, cJSON_CreateString(xattn_sampler_name(al->kind)));
+        cJSON *opt = cJSON_AddObjectToObject(o, "options");
+        if (al->karras) cJSON_AddStringToObject(opt, "scheduler", "karras");
         cJSON_AddItemToArray(a, o);
     }
     char *t = cJSON_PrintUnformatted(a);

@@ -29,11 +29,14 @@ soname=$(objdump -p "$prefix/lib/libxattn.so" | awk '$1 == "SONAME" {print $2}')
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 [ "$(pkg-config --variable=includedir xattn)" -ef "$prefix/include" ] ||
     fail "xattn.pc's includedir $(pkg-config --variable=includedir xattn) is not $prefix/include"
-pkg-config --static --libs xattn | grep -q -- -lopenblas || fail "xattn.pc: Libs.private lacks OpenBLAS"
+# (grep on a captured string: under pipefail, `cmd | grep -q` fails when grep stops reading early)
+libs=$(pkg-config --static --libs xattn)
+[[ "$libs" == *-lopenblas* ]] || fail "xattn.pc: Libs.private lacks OpenBLAS: $libs"
 # shellcheck disable=SC2046
 cc $cflags "$src/examples/generate.c" $(pkg-config --cflags --libs xattn) \
     -Wl,-rpath,"$prefix/lib" -o "$tmp/generate_pc"
-ldd "$tmp/generate_pc" | grep -q "$prefix/lib/libxattn.so.0" || fail "generate_pc does not load $prefix/lib/libxattn.so.0"
+loaded=$(ldd "$tmp/generate_pc")
+[[ "$loaded" == *"$prefix/lib/libxattn.so.0"* ]] || fail "generate_pc does not load $prefix/lib/libxattn.so.0: $loaded"
 (cd "$tmp" && OMP_WAIT_POLICY=passive ./generate_pc "$model" "$prompt" pc.png pc-heat 3)
 
 # 2. find_package(xattn)

@@ -66,6 +66,12 @@ check(r2.status == 200 and png_pixels(r2.json()["images"][0]) == png_pixels(r.js
       "the reported seed reproduces the image")
 r = txt2img(srv, prompt=P, seed=3, steps=3, cfg_scale=4, sampler_name="DDPM", eta=1)
 check(r.status == 200 and png_info(r.json()["images"][0])[3]["sampler"] == "ddpm", "sampler DDPM")
+# A1111's names of the other samplers (the library's table): "Euler a", "DPM++ 2M Karras"
+r = txt2img(srv, prompt=P, seed=3, steps=3, cfg_scale=4, sampler_name="Euler a")
+check(r.status == 200 and png_info(r.json()["images"][0])[3]["sampler"] == "euler_a", "sampler Euler a")
+r = txt2img(srv, prompt=P, seed=3, steps=3, cfg_scale=4, sampler_name="DPM++ 2M Karras")
+meta = png_info(r.json()["images"][0])[3] if r.status == 200 else {}
+check(meta.get("sampler") == "dpmpp_2m" and meta.get("karras") == "1", "sampler DPM++ 2M Karras", meta)
 r = txt2img(srv, prompt=P, seed=3, steps=2, batch_size=2)
 imgs = r.json().get("images", []) if r.status == 200 else []
 check(len(imgs) == 2 and png_info(imgs[1])[3].get("index") == "1", "batch_size 2: two images")
@@ -155,7 +161,7 @@ refused_body(dict(base, seed=-2), "seed")
 refused_body(dict(base, seed=1.5), "seed", "seed 1.5")
 refused_body(dict(base, width=512), "width")
 refused_body(dict(base, height=64), "height")
-refused_body(dict(base, sampler_name="Euler a"), "sampler_name")
+refused_body(dict(base, sampler_name="Euler b"), "sampler_name")
 refused_body(dict(base, scheduler="Karras"), "scheduler")
 refused_body(dict(base, prompt="x" * 1001), "prompt", "prompt over 1000 bytes")
 refused_body(dict(base, prompt=5), "prompt", "prompt as a number")
