@@ -169,7 +169,9 @@ typedef struct xattn_sampler_alias {
 } xattn_sampler_alias;
 const xattn_sampler_alias *xattn_sampler_alias_at(size_t index);
 
-/* Called after every sampling step; return non-zero to cancel (xattn_generate then returns
+/* Called after every sampling step, that is every U-Net call (a step of n; Heun makes 2n - 1
+ * calls, PNDM n + 9 or n + 1; the heatmaps' steps count the same calls); n_steps is the number
+ * of calls. Return non-zero to cancel (xattn_generate then returns
  * XATTN_ERR_CANCELLED). */
 typedef int (*xattn_progress_fn)(int step, int n_steps, void *user);
 
