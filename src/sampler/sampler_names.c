@@ -32,6 +32,7 @@ static const xattn_sampler_alias aliases[] = {
     {"DPM++ 2M SDE Karras", XATTN_SAMPLER_DPMPP_2M_SDE, 1},
     {"UniPC", XATTN_SAMPLER_UNIPC, 0},
     {"PLMS", XATTN_SAMPLER_PNDM, 0},
+    {"DDPM", XATTN_SAMPLER_DDPM, 0}, /* not the web UI's (it has no DDPM): named in its style */
     /* diffusers' scheduler classes */
     {"DDIMScheduler", XATTN_SAMPLER_DDIM, 0},
     {"DDPMScheduler", XATTN_SAMPLER_DDPM, 0},
