@@ -258,9 +258,11 @@ static void test_invalid_utf8(void **state) {
     bert_tokenizer_free(t);
 }
 
+/* CPU time, not wall time: the machine may be shared. A quadratic pass over 1 MB would take
+ * hours; linear work takes 0.03-0.3 s (release) and a few seconds under ASan. */
 static double seconds(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -280,10 +282,10 @@ static void test_megabyte(void **state) {
         double t0 = seconds();
         xattn_status st = bert_tokenize(t, s, len, &ids, &m, &full, &err);
         double dt = seconds() - t0;
-        print_message("1 MB of \"%s\": %zu tokens before the cut, %zu kept, %.3f s\n", patterns[k], full, m, dt);
+        print_message("1 MB of \"%s\": %zu tokens before the cut, %zu kept, %.3f s CPU\n", patterns[k], full, m, dt);
         CHECK(st == XATTN_OK && m <= 512 && ids[0] == 101 && ids[m - 1] == 102,
               "pattern %zu: status %d (%s), %zu tokens", k, st, err.msg, m);
-        CHECK(dt < 5.0, "1 MB of \"%s\" took %.2f s", patterns[k], dt);
+        CHECK(dt < 30.0, "1 MB of \"%s\" took %.2f s of CPU", patterns[k], dt);
         free(ids);
     }
     free(s);
