@@ -51,6 +51,7 @@ static double interp(double x, const float *fp, int n) {
 
 /* _sigma_to_t: log_sigmas float32 [N], ascending in t. */
 static double sigma_to_t(double sigma, const float *log_sigmas, int n) {
+    if (n < 2) return 0.0; /* one training timestep: nothing to interpolate between */
     double log_sigma = log(sigma > 1e-10 ? sigma : 1e-10);
     /* cumsum(dists >= 0).argmax(): the last index whose log sigma <= log_sigma (0 if none) */
     int low = 0;
