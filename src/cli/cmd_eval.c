@@ -229,6 +229,8 @@ static cJSON *prompts_summary_json(const adherence_args *g, size_t n_prompts,
              cJSON_AddNumberToObject(j, "prompts", (double)n_prompts) &&
              cJSON_AddNumberToObject(j, "seeds", g->seeds) &&
              cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
+             cJSON_AddStringToObject(j, "sampler", xattn_sampler_name(g->s.params.sampler)) &&
+             cJSON_AddBoolToObject(j, "karras", g->s.params.karras) &&
              cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) && add_scores(j, t);
     if (!ok) cJSON_Delete(j);
     return ok ? j : NULL;

@@ -40,6 +40,7 @@ static const char heatmaps_usage[] =
     "      --strength S       denoising strength, in (0, 1]                     default 0.5\n"
     "      --steps N          schedule steps, 1..1000 (int(N * S) of them run)  default 50\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
+    SAMPLING_HELP_SAMPLER
     "      --threshold T      tau on the normalised map, in [0, 1)             default 0.4\n"
     "      --heat-layers SPEC cross-attention layers to average: all, down, mid, up,\n"
     "                         PLACE:SIDE (e.g. up:16) or layer indices         default all\n"
@@ -66,11 +67,12 @@ static const cli_option heatmaps_options[] = {
     {0, "json", 0, OPT_JSON},                  {'q', "quiet", 0, SAMPLING_OPT_QUIET},
     {0, "heat-layers", 1, OPT_HEAT},           {0, "heat-heads", 1, OPT_HEAT},
     {0, "heat-steps", 1, OPT_HEAT},            {0, "data", 1, OPT_DATA},
+    {0, "sampler", 1, SAMPLING_OPT_SAMPLER},   {0, "karras", 0, SAMPLING_OPT_KARRAS},
     {'h', "help", 0, OPT_HELP},
 };
 
 typedef struct heat_args {
-    sampling_options s; /* -m, -s, --steps, --cfg, -t, -q */
+    sampling_options s; /* -m, -s, --steps, --cfg, --sampler, --karras, -t, -q */
     const char *prompts;
     const char *data;         /* --data DIR: prompts = DIR/prompts.jsonl */
     char prompts_buf[4096];
@@ -216,6 +218,8 @@ static cJSON *summary_json(const heat_args *g, const eval_heat_result *r) {
              (g->generated ? cJSON_AddNullToObject(j, "strength") != NULL
                            : cJSON_AddNumberToObject(j, "strength", tidy((double)g->strength)) != NULL) &&
              cJSON_AddNumberToObject(j, "steps", g->s.params.steps) &&
+             cJSON_AddStringToObject(j, "sampler", xattn_sampler_name(g->s.params.sampler)) &&
+             cJSON_AddBoolToObject(j, "karras", g->s.params.karras) &&
              cJSON_AddNumberToObject(j, "cfg", tidy((double)g->s.params.cfg)) &&
              cJSON_AddNumberToObject(j, "threshold", tidy((double)g->threshold)) &&
              cJSON_AddStringToObject(j, "heat_layers", g->heat.layers ? g->heat.layers : "all") &&
@@ -266,7 +270,7 @@ static int on_image(const eval_heat_image *im, void *user) {
 /* ------------------------------------------------------------------------------------------ */
 /* parse, call the library once, print                                                        */
 
-static int run_heatmaps(const heat_args *g) {
+static int run_heatmaps(heat_args *g) { /* resolves g->s.params.sampler */
     xattn_model *model = NULL;
     xattn_error err = {0};
     if (xattn_model_load(g->s.model, &model, &err) != XATTN_OK) {
@@ -275,6 +279,7 @@ static int run_heatmaps(const heat_args *g) {
     }
     xattn_model_info info;
     xattn_model_get_info(model, &info);
+    if (g->s.params.sampler == XATTN_SAMPLER_MODEL) g->s.params.sampler = info.sampler;
     eval_heat_params p;
     eval_heat_params_init(&p);
     int runs = g->generated ? g->s.params.steps : sampling_steps_run(g->s.params.steps, g->strength);

@@ -93,7 +93,7 @@ else
         j=$(cat "$T/stdout")
         [ "$(wc -l <"$T/stdout")" -eq 1 ] && ok "--json: one line" || fail "--json: $(wc -l <"$T/stdout") lines"
         [ -s "$T/stderr" ] && fail "--json -q: stderr not empty: $(head -c 200 "$T/stderr")"
-        for field in '"mode":"prompts"' '"prompts":3' '"seeds":1' '"steps":2' '"cfg":1' '"overall":' '"passed":' '"images":3' \
+        for field in '"mode":"prompts"' '"prompts":3' '"seeds":1' '"steps":2' '"sampler":"ddim","karras":false' '"cfg":1' '"overall":' '"passed":' '"images":3' \
             '"single":{"score":' '"two":{"score":null,"passed":0,"images":0}' '"count":{"score":' '"colors":{"score":null' \
             '"position":{"score":' '"color_attr":{"score":null'; do
             case "$j" in *"$field"*) ;; *) fail "--json lacks $field: ${j:0:300}" ;; esac

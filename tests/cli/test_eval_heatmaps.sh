@@ -76,6 +76,17 @@ if run data_dir 0 eval heatmaps -m "$M" --data "$T/" --steps 4 --cfg 1 --json -q
     [ "$(miou "$T/stdout")" = "$(miou "$T/sel_default.json")" ] && grep -q "\"prompts_file\":\"$T/prompts.jsonl\"" "$T/stdout" &&
         ok data_dir || fail "data_dir: --data $T/ differs from --prompts $P: $(head -c 300 "$T/stdout")"
 fi
+# --sampler: the default is the model's class; another sampler gives other maps
+if run sampler 0 eval heatmaps -m "$M" --prompts "$P" --steps 4 --cfg 1 --json -q --sampler euler_a; then
+    if grep -q '"sampler":"euler_a","karras":false' "$T/stdout" &&
+       grep -q '"sampler":"ddim","karras":false' "$T/sel_default.json" &&
+       [ "$(miou "$T/stdout")" != "$(miou "$T/sel_default.json")" ]; then
+        ok sampler
+    else
+        fail "sampler: $(head -c 300 "$T/stdout") against the default $(head -c 300 "$T/sel_default.json")"
+    fi
+fi
+expect_error sampler-unknown 2 "--sampler: " eval heatmaps -m "$M" --prompts "$P" --sampler foo
 expect_error data-and-prompts 2 "--data: give --prompts FILE or --data DIR, not both" \
     eval heatmaps -m "$M" --data "$T" --prompts "$P"
 expect_error data-missing 1 "$T/none/prompts.jsonl: cannot open" eval heatmaps -m "$M" --data "$T/none"
