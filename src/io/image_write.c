@@ -299,7 +299,6 @@ xattn_status xattn_images_write(const char *const *paths, size_t n, const uint8_
             xattn_error_rename(err, temp, paths[k]);
             break;
         }
-        atomic_set_written(&set);
     }
     if (st == XATTN_OK) st = atomic_set_commit(&set, err);
     atomic_set_abort(&set);

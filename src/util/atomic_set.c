@@ -2,6 +2,7 @@
 #include "util/atomic_set.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,28 +30,44 @@ xattn_status atomic_set_add(atomic_set *s, const char *final_path, const char *t
         s->cap = cap;
     }
     char *f = strdup(final_path), *t = NULL;
-    if (temp_path) {
-        t = strdup(temp_path);
-    } else {
-        const char *slash = strrchr(final_path, '/');
-        size_t dir_len = slash ? (size_t)(slash - final_path + 1) : 0;
-        size_t cap = 2 * strlen(final_path) + 48;
-        if ((t = malloc(cap)) != NULL)
-            snprintf(t, cap, "%.*s.%s.xattn-%ld%s", (int)dir_len, final_path, final_path + dir_len,
-                     (long)getpid(), extension(final_path));
-    }
-    if (!f || !t) {
+    size_t cap = 2 * strlen(final_path) + (temp_path ? strlen(temp_path) : 0) + 64;
+    if (!f || !(t = malloc(cap))) {
         free(f), free(t);
         return xattn_fail(err, XATTN_ERR_NOMEM, "%s: out of memory", final_path);
     }
+    /* the temporary is created here, empty, with O_EXCL: a name already taken (a user's file
+     * that happens to be called so) is never written over, and abort removes only names the set
+     * created */
+    const char *slash = strrchr(final_path, '/');
+    size_t dir_len = slash ? (size_t)(slash - final_path + 1) : 0;
+    int fd = -1;
+    for (int k = 0; k < 100 && fd < 0; k++) {
+        if (temp_path)
+            snprintf(t, cap, "%s", temp_path);
+        else if (k == 0)
+            snprintf(t, cap, "%.*s.%s.xattn-%ld%s", (int)dir_len, final_path, final_path + dir_len,
+                     (long)getpid(), extension(final_path));
+        else
+            snprintf(t, cap, "%.*s.%s.xattn-%ld-%d%s", (int)dir_len, final_path,
+                     final_path + dir_len, (long)getpid(), k, extension(final_path));
+        fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && (errno != EEXIST || temp_path)) break;
+    }
+    if (fd < 0) {
+        xattn_status st = errno == EEXIST
+            ? xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: its temporary name %s is taken",
+                         final_path, t)
+            : xattn_fail(err, XATTN_ERR_IO, "%s: cannot write: %s", final_path, strerror(errno));
+        free(f), free(t);
+        return st;
+    }
+    close(fd);
     s->final_paths[s->n] = f;
     s->temp_paths[s->n] = t;
     s->n++;
     *temp = t;
     return XATTN_OK;
 }
-
-void atomic_set_written(atomic_set *s) { s->n_written = s->n; }
 
 xattn_status atomic_set_commit(atomic_set *s, xattn_error *err) {
     for (size_t k = 0; k < s->n; k++) {
@@ -65,7 +82,7 @@ xattn_status atomic_set_commit(atomic_set *s, xattn_error *err) {
 
 void atomic_set_abort(atomic_set *s) {
     for (size_t k = 0; k < s->n; k++) {
-        if (s->temp_paths[k] && k < s->n_written) remove(s->temp_paths[k]);
+        if (s->temp_paths[k]) remove(s->temp_paths[k]); /* created by atomic_set_add */
         free(s->temp_paths[k]);
         free(s->final_paths[k]);
     }

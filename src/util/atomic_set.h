@@ -6,7 +6,9 @@
  * the rest are removed.)
  *
  * Temporary names: "<dir>/.<name>.xattn-<pid><ext>" (ext: the final name's extension, so that
- * a writer that picks its format by extension picks the same one), or one the caller gives. */
+ * a writer that picks its format by extension picks the same one; "-<k>" before ext when that
+ * name is taken), or one the caller gives. The set creates each temporary (O_EXCL) when it is
+ * added, so it never writes over or removes a file it did not create. */
 #ifndef XATTN_UTIL_ATOMIC_SET_H
 #define XATTN_UTIL_ATOMIC_SET_H
 
@@ -17,17 +19,14 @@
 typedef struct atomic_set {
     char **final_paths, **temp_paths; /* [n] */
     size_t n, cap;
-    size_t n_written; /* temporaries [0, n_written) were written by the caller */
 } atomic_set;
 
 void atomic_set_init(atomic_set *s);
-/* Adds final_path; *temp (owned by the set) is where the caller writes it. temp_path NULL: the
- * set names the temporary (above). */
+/* Adds final_path and creates its temporary, empty; *temp (owned by the set) is where the
+ * caller writes it (replacing the empty file). temp_path NULL: the set names the temporary
+ * (above); a temp_path that exists already is refused. */
 xattn_status atomic_set_add(atomic_set *s, const char *final_path, const char *temp_path,
                             const char **temp, xattn_error *err);
-/* The temporaries added so far are written (abort removes only written ones: a name it did
- * not write is not its to remove). */
-void atomic_set_written(atomic_set *s);
 /* Renames every temporary into place; on failure removes the temporaries not yet renamed. */
 xattn_status atomic_set_commit(atomic_set *s, xattn_error *err);
 /* Removes the temporaries not renamed (after a failed write) and frees the set. Safe after a

@@ -340,11 +340,70 @@ static void test_full_disk(void **state) {
     free(px);
 }
 
+/* Files in the test folder whose name holds `part`, other than `except` (a name, or NULL). */
+static size_t files_named(const char *part, const char *except) {
+    DIR *d = opendir(temp_dir("image_write"));
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, part) && (!except || strcmp(e->d_name, except) != 0)) n++;
+    closedir(d);
+    return n;
+}
+
+/* A batch names its temporaries ".<name>.xattn-<pid><ext>": a user's file that happens to have
+ * that name is neither written over nor removed, on success or failure. */
+static void test_batch_temp_name_taken(void **state) {
+    (void)state;
+    const size_t w = 16, h = 16;
+    uint8_t *px = make_image(w, h, 3), *two = malloc(2 * w * h * 3);
+    memcpy(two, px, w * h * 3);
+    memcpy(two + w * h * 3, px, w * h * 3);
+    char a[4200], b[4200], user_name[256], user[4400], missing[4200];
+    snprintf(a, sizeof a, "%s", tmp_file("batch-a.png"));
+    snprintf(b, sizeof b, "%s", tmp_file("batch-b.png"));
+    snprintf(missing, sizeof missing, "%s", tmp_file("no-such-folder/batch-c.png"));
+    snprintf(user_name, sizeof user_name, ".batch-a.png.xattn-%ld.png", (long)getpid());
+    snprintf(user, sizeof user, "%s", tmp_file(user_name));
+    FILE *fp = fopen(user, "wb");
+    assert_non_null(fp);
+    fputs("the user's own file", fp);
+    fclose(fp);
+
+    const xattn_text_pair *texts[2] = {text, text};
+    const size_t n_texts[2] = {3, 3};
+    const char *ok_paths[2] = {a, b}, *bad_paths[2] = {a, missing};
+    xattn_error err = {0};
+    xattn_status st = xattn_images_write(ok_paths, 2, two, w, h, 3, texts, n_texts, NULL, &err);
+    printf("  batch beside %s: status %d %s\n", user_name, st, err.msg);
+    assert_int_equal(st, XATTN_OK);
+    double mean;
+    assert_int_equal(read_back_max_diff(a, px, w, h, 3, &mean), 0);
+    assert_int_equal(read_back_max_diff(b, px, w, h, 3, &mean), 0);
+    /* a failing batch (its second folder is missing) */
+    st = xattn_images_write(bad_paths, 2, two, w, h, 3, texts, n_texts, NULL, &err);
+    printf("  failing batch: status %d %s\n", st, err.msg);
+    assert_int_not_equal(st, XATTN_OK);
+    assert_non_null(strstr(err.msg, "batch-c.png: cannot write: "));
+
+    char *s = slurp(user, NULL);
+    assert_non_null(s);
+    assert_string_equal(s, "the user's own file");
+    free(s);
+    assert_int_equal(read_back_max_diff(a, px, w, h, 3, &mean), 0);
+    assert_int_equal(files_named(".xattn-", user_name), 0); /* no temporary of ours is left */
+    assert_int_equal(leftover_temps(), 0);
+    remove(user);
+    free(px);
+    free(two);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_names), cmocka_unit_test(test_png_unchanged),
         cmocka_unit_test(test_round_trips),  cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_full_disk),
+        cmocka_unit_test(test_full_disk),    cmocka_unit_test(test_batch_temp_name_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
