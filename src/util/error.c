@@ -12,10 +12,12 @@
 static int continuation(unsigned char c) { return (c & 0xc0) == 0x80; }
 
 /* Replaces s[from, to) by "…", moving `from` back and `to` forward off UTF-8 continuation
- * bytes so that no character is split. Returns the new length of s (n bytes before). */
+ * bytes so that no character is split: at most 3 bytes (a character's continuation bytes);
+ * longer runs are no characters, and moving further would leave the run being cut (and eat
+ * the space before it). Returns the new length of s (n bytes before). */
 static size_t cut(char *s, size_t n, size_t from, size_t to) {
-    while (from > 0 && continuation((unsigned char)s[from])) from--;
-    while (to < n && continuation((unsigned char)s[to])) to++;
+    for (int k = 0; k < 3 && from > 0 && continuation((unsigned char)s[from]); k++) from--;
+    for (int k = 0; k < 3 && to < n && continuation((unsigned char)s[to]); k++) to++;
     memmove(s + from + 3, s + to, n - to + 1);
     memcpy(s + from, ELLIPSIS, 3);
     return from + 3 + (n - to);

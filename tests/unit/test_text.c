@@ -94,6 +94,17 @@ static void test_message_fit(void **state) {
     CHECK(utf8_valid(out) && strlen(out) < sizeof out, "split a character: %zu", strlen(out));
     CHECK(strcmp(out + strlen(out) - 10, ": too long") == 0, "no reason: %s", out);
 
+    /* a run of bare continuation bytes (no characters): the cut stays inside it and keeps the
+     * space before it, so the message still starts with "<file>: " (found by fuzz_config) */
+    char bytes[1200];
+    int len = snprintf(bytes, sizeof bytes, "config.json: ");
+    memset(bytes + len, 0x8f, 900);
+    snprintf(bytes + len + 900, sizeof bytes - (size_t)len - 900, " is not a known config key");
+    xattn_message_fit(out, sizeof out, bytes);
+    CHECK(strncmp(out, "config.json: ", 13) == 0, "the file's name and its space are cut: %.40s", out);
+    CHECK(strlen(out) < sizeof out && strcmp(out + strlen(out) - 26, " is not a known config key") == 0,
+          "no reason: %s", out + strlen(out) - 30);
+
     /* no space-free run long enough: the middle of the message goes, its end stays */
     char words[2000] = "";
     for (int i = 0; i < 300; i++) strcat(words, "word ");
