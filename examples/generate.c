@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     if (!image || !rgb) goto done;
 
     xattn_generate_params p;
-    xattn_generate_params_init(&p); /* 50 DDIM steps, cfg 7.5, the model's null prompt */
+    xattn_generate_params_init(&p); /* 30 steps of the model's sampler, cfg 7.5, its null prompt */
     p.seed = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
     p.heatmaps = maps;
     if (xattn_generate(model, prompt, NULL, &p, image, &err) != XATTN_OK) {

@@ -177,9 +177,9 @@ typedef int (*xattn_progress_fn)(int step, int n_steps, void *user);
 
 typedef struct xattn_generate_params {
     uint64_t seed;              /* the noise is torch.manual_seed(seed); torch.randn(...) */
-    int steps;                  /* sampling steps (default 50) */
+    int steps;                  /* sampling steps (default 30) */
     float cfg;                  /* guidance scale; <= 1 runs the conditional branch only (default 7.5) */
-    xattn_sampler_kind sampler; /* default DDIM; XATTN_SAMPLER_MODEL = the config's class */
+    xattn_sampler_kind sampler; /* default XATTN_SAMPLER_MODEL: the scheduler config's class */
     float eta;                  /* DDIM eta (default 0) */
     int batch;                  /* images per call (default 1) */
     int threads;                /* OpenMP threads; 0 = OpenMP's default (one per core) */

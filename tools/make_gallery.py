@@ -5,7 +5,9 @@ heatmap grid of one prompt to assets/readme/heatmaps.png, and for every demo pro
 grid and explorer page (seed 0): assets/heatmaps/<prompt>/grid.png and explorer.html.
 
     .venv/bin/python tools/make_gallery.py [--model weights/shapes32] [--seeds 4] [--steps 30] [--cfg 4]
-                                           [--page-steps 20]
+                                           [--sampler ddim] [--page-steps 20]
+
+(--sampler ddim: the sampler the committed pictures were made with.)
 """
 import argparse
 import glob
@@ -25,6 +27,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--cfg", type=float, default=4.0)
+    ap.add_argument("--sampler", default="ddim")
     ap.add_argument("--heatmap-prompt", default="assets/a-red-circle-left-of-a-blue-square.safetensors")
     ap.add_argument("--out", default="assets/readme")
     ap.add_argument("--heat-out", default="assets/heatmaps")
@@ -37,7 +40,8 @@ def main():
     side, label_w = 96, 250
     sheet = Image.new("RGB", (label_w + args.seeds * side, len(prompts) * side), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    common = ["-m", args.model, "--steps", str(args.steps), "--cfg", str(args.cfg), "--quiet"]
+    common = ["-m", args.model, "--steps", str(args.steps), "--cfg", str(args.cfg),
+              "--sampler", args.sampler, "--quiet"]
     with tempfile.TemporaryDirectory() as tmp:
         for row, prompt in enumerate(prompts):
             out = os.path.join(tmp, f"{row}.png")
@@ -63,7 +67,8 @@ def main():
             dest = os.path.join(pages, name)
             os.makedirs(dest)
             subprocess.run([xattn, "generate", "-m", args.model, "--steps", str(args.page_steps),
-                            "--cfg", str(args.cfg), "--quiet", "-p", prompt, "-s", "0",
+                            "--cfg", str(args.cfg), "--sampler", args.sampler, "--quiet",
+                            "-p", prompt, "-s", "0",
                             "-o", os.path.join(dest, "image.png"), "--heatmaps", heat,
                             "--html", os.path.join(dest, "explorer.html")], check=True)
             shutil.copy(os.path.join(heat, "grid.png"), os.path.join(dest, "grid.png"))

@@ -42,7 +42,7 @@ static const char denoise_usage[] =
     "                         prompt)\n"
     "      --encoder DIR      the text encoder (a Hugging Face BERT folder) default: MODEL's\n"
     "  -s, --seed N           noise seed, 0..2^64-1                           default 0\n"
-    "      --steps N          schedule steps, 1..1000 (int(N * S) of them run) default 50\n"
+    "      --steps N          schedule steps, 1..1000 (int(N * S) of them run) default 30\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0            default 7.5\n"
     SAMPLING_HELP_SAMPLER
     "      --eta E            DDIM eta, >= 0                                  default 0\n"

@@ -51,7 +51,7 @@ static const char adherence_usage[] =
     "      --prompts FILE     prompt file, JSON Lines (docs/eval.md)\n"
     "      --truth DIR        score a dataset folder's own images (no model)\n"
     "      --seeds K          seeds 0..K-1 per prompt, 1..1000                  default 4\n"
-    "      --steps N          sampling steps, 1..1000                          default 50\n"
+    "      --steps N          sampling steps, 1..1000                          default 30\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
     SAMPLING_HELP_SAMPLER
     "  -t, --threads N        worker threads, 0..256 (0 = one per core)         default 0\n"

@@ -38,7 +38,7 @@ static const char heatmaps_usage[] =
     "      --data DIR         the same as --prompts DIR/prompts.jsonl (a folder made by\n"
     "                         tools/make_eval_prompts.py --with-images)\n"
     "      --strength S       denoising strength, in (0, 1]                     default 0.5\n"
-    "      --steps N          schedule steps, 1..1000 (int(N * S) of them run)  default 50\n"
+    "      --steps N          schedule steps, 1..1000 (int(N * S) of them run)  default 30\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0             default 7.5\n"
     SAMPLING_HELP_SAMPLER
     "      --threshold T      tau on the normalised map, in [0, 1)             default 0.4\n"

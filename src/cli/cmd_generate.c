@@ -33,7 +33,7 @@ static const char generate_usage[] =
     "                         prompt)\n"
     "      --encoder DIR      the text encoder (a Hugging Face BERT folder) default: MODEL's\n"
     "  -s, --seed N           noise seed, 0..2^64-1                           default 0\n"
-    "      --steps N          sampling steps, 1..1000                         default 50\n"
+    "      --steps N          sampling steps, 1..1000                         default 30\n"
     "      --cfg SCALE        classifier-free guidance scale, >= 0 (<= 1: conditional only)\n"
     "                                                                         default 7.5\n"
     SAMPLING_HELP_SAMPLER

@@ -24,9 +24,9 @@
 
 void xattn_generate_params_init(xattn_generate_params *p) {
     memset(p, 0, sizeof *p);
-    p->steps = 50;
+    p->steps = 30; /* with shapes32's UniPC, DDIM-50's adherence (docs/samplers.md) */
     p->cfg = 7.5f;
-    p->sampler = XATTN_SAMPLER_DDIM;
+    p->sampler = XATTN_SAMPLER_MODEL; /* the model's scheduler class, as diffusers' pipelines */
     p->eta = 0.0f;
     p->batch = 1;
 }

@@ -9,7 +9,10 @@ cd "$S" || exit 1
 
 require_files weights/shapes32/text_encoder/model.safetensors weights/shapes32/tokenizer/vocab.txt
 M=weights/shapes32
-common=(-m "$M" -s 3 --cfg 4 --steps 8 --quiet)
+# --sampler ddim: the shipped files were encoded by transformers, within 2.6e-6 of the C encoder;
+# 8 DDIM steps draw both to the same pixels, while shapes32's default UniPC (a multistep solver)
+# moves a few pixels by 1/255 for some prompts. The test is about where the prompt comes from.
+common=(-m "$M" -s 3 --cfg 4 --steps 8 --sampler ddim --quiet)
 
 same_pixels() { # name a b
     if "$XATTN" compare "$2" "$3" --tolerance 0 >/dev/null; then ok "$1"; else fail "$1: $2 and $3 differ"; fi
@@ -41,12 +44,12 @@ H=assets/eval/holdout200
 head -3 "$H/prompts.jsonl" | sed "s|\"embedding\": \"emb/|\"embedding\": \"$S/$H/emb/|; s|\"image\": \"data/|\"image\": \"$S/$H/data/|; s|\"mask\": \"data/|\"mask\": \"$S/$H/data/|" >"$T/with.jsonl"
 sed 's|"embedding": "[^"]*", ||' "$T/with.jsonl" >"$T/without.jsonl"
 grep -q embedding "$T/without.jsonl" && fail "eval: the test file still names embeddings" || ok eval_file_without_embeddings
-ev=(eval adherence -m "$M" --seeds 1 --steps 8 --cfg 4 --quiet)
+ev=(eval adherence -m "$M" --seeds 1 --steps 8 --cfg 4 --sampler ddim --quiet)
 if run eval_with 0 "${ev[@]}" --prompts "$T/with.jsonl" && cp "$T/stdout" "$T/with.out" &&
    run eval_without 0 "${ev[@]}" --prompts "$T/without.jsonl"; then
     if cmp -s "$T/with.out" "$T/stdout"; then ok eval_text_scores_as_file; else fail "eval_text_scores_as_file: $(diff "$T/with.out" "$T/stdout" | head -4)"; fi
 fi
-hv=(eval heatmaps -m "$M" --steps 8 --quiet --json)
+hv=(eval heatmaps -m "$M" --steps 8 --sampler ddim --quiet --json)
 if run heat_with 0 "${hv[@]}" --prompts "$T/with.jsonl" && cp "$T/stdout" "$T/hwith.out" &&
    run heat_without 0 "${hv[@]}" --prompts "$T/without.jsonl"; then
     # the same summary but for the file's name
