@@ -106,6 +106,11 @@ typedef struct xattn_prompt {
 } xattn_prompt;
 
 xattn_status xattn_prompt_load(const char *path, xattn_prompt **out, xattn_error *err);
+/* Writes p (atomically) as tools/encode_prompt.py does: encoder_hidden_states F32 [T, D],
+ * attention_mask F32 [T] (ones when p->mask is NULL), metadata encoder, prompt and tokens (a
+ * JSON array, as Python's json.dumps(tokens, ensure_ascii=False); t0, t1, ... when p->tokens is
+ * NULL); ill-formed UTF-8 in the texts as U+FFFD. */
+xattn_status xattn_prompt_save(const xattn_prompt *p, const char *path, xattn_error *err);
 void xattn_prompt_free(xattn_prompt *p);
 
 /* ------------------------------------------------------------------------------------------ */

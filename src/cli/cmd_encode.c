@@ -1,17 +1,10 @@
 /* cmd_encode.c — `xattn encode TEXT -o FILE.safetensors [-m MODEL | --encoder DIR]`: encodes a
  * text with the C text encoder (src/text/) into a prompt-embedding file, in the format and with
- * the metadata tools/encode_prompt.py writes:
- *   encoder_hidden_states F32 [T, D], attention_mask F32 [T] (ones);
- *   metadata encoder, prompt (the text), tokens (a JSON array of the T token strings, as
- *   Python's json.dumps(tokens, ensure_ascii=False) writes it). */
+ * the metadata tools/encode_prompt.py writes (xattn_prompt_save). */
 #define _POSIX_C_SOURCE 200809L
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "args.h"
 #include "commands.h"
-#include "xattn_io.h"
 #include "xattn.h"
 
 static const char encode_usage[] =
@@ -38,43 +31,6 @@ static const cli_option encode_options[] = {
     {0, "encoder", 1, OPT_ENCODER},
     {'h', "help", 0, OPT_HELP},
 };
-
-/* Appends s as a JSON string the way Python's json.dumps(..., ensure_ascii=False) writes it. */
-static char *json_append(char *p, const char *s) {
-    *p++ = '"';
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"': p += sprintf(p, "\\\""); break;
-        case '\\': p += sprintf(p, "\\\\"); break;
-        case '\n': p += sprintf(p, "\\n"); break;
-        case '\r': p += sprintf(p, "\\r"); break;
-        case '\t': p += sprintf(p, "\\t"); break;
-        case '\b': p += sprintf(p, "\\b"); break;
-        case '\f': p += sprintf(p, "\\f"); break;
-        default:
-            if (*c < 0x20) p += sprintf(p, "\\u%04x", *c);
-            else *p++ = (char)*c;
-        }
-    }
-    *p++ = '"';
-    return p;
-}
-
-/* json.dumps(tokens, ensure_ascii=False): ["[CLS]", "a", ...] (malloc'd). */
-static char *tokens_json(const xattn_prompt *p) {
-    size_t cap = 3;
-    for (size_t t = 0; t < p->n_tokens; t++) cap += 6 * strlen(p->tokens[t]) + 4;
-    char *out = malloc(cap), *q = out;
-    if (!out) return NULL;
-    *q++ = '[';
-    for (size_t t = 0; t < p->n_tokens; t++) {
-        if (t) *q++ = ',', *q++ = ' ';
-        q = json_append(q, p->tokens[t]);
-    }
-    *q++ = ']';
-    *q = 0;
-    return out;
-}
 
 typedef struct encode_args {
     const char *text, *output, *model, *encoder;
@@ -121,30 +77,12 @@ int cmd_encode(int argc, char **argv) {
     xattn_error err = {0};
     xattn_encoder *e = NULL;
     xattn_prompt *p = NULL;
-    char *tokens = NULL;
     int code = CLI_EXIT_INPUT;
     if (xattn_encoder_load(encoder ? encoder : model ? model : "weights/shapes32", &e, &err) ||
-        xattn_encode(e, text, &p, &err)) {
+        xattn_encode(e, text, &p, &err) || xattn_prompt_save(p, output, &err))
         cli_lib_error(&err);
-        goto done;
-    }
-    if (!(tokens = tokens_json(p))) {
-        cli_error("%s: out of memory", output);
-        goto done;
-    }
-    xattn_st_write_tensor ts[2] = {
-        {.name = "encoder_hidden_states", .ndim = 2, .shape = {p->n_tokens, p->dim}, .data = p->embeddings},
-        {.name = "attention_mask", .ndim = 1, .shape = {p->n_tokens}, .data = p->mask},
-    };
-    const char *keys[3] = {"encoder", "prompt", "tokens"}; /* sorted, as encode_prompt.py */
-    const char *values[3] = {p->encoder, p->text, tokens};
-    if (xattn_st_write_f32(output, ts, 2, keys, values, 3, &err)) {
-        cli_lib_error(&err);
-        goto done;
-    }
-    code = CLI_EXIT_OK;
-done:
-    free(tokens);
+    else
+        code = CLI_EXIT_OK;
     xattn_prompt_free(p);
     xattn_encoder_free(e);
     return code;

@@ -343,11 +343,51 @@ static void test_npy(void **state) {
     expect_failure(path, XATTN_ERR_VALUE, "row 0, column 3");
 }
 
+/* xattn_prompt_save writes what xattn_prompt_load reads back, the tokens as Python's
+ * json.dumps(tokens, ensure_ascii=False) writes them, invalid UTF-8 as U+FFFD, and a NULL mask
+ * as ones. */
+static void test_save_round_trip(void **state) {
+    (void)state;
+    float emb[T_TOK * D_DIM];
+    fill_embeddings(emb, T_TOK, D_DIM);
+    char *tokens[T_TOK] = {"[CLS]", "say \"hi\"\\\t", "caf\xc3\xa9 \xff"};
+    xattn_prompt in = {.n_tokens = T_TOK, .dim = D_DIM, .embeddings = emb, .mask = NULL,
+                       .tokens = tokens, .text = "caf\xc3\xa9 \xff", .encoder = "enc"};
+    const char *path = tmp_file("saved.safetensors");
+    xattn_error err = {0};
+    assert_int_equal(xattn_prompt_save(&in, path, &err), XATTN_OK);
+
+    xattn_st_file *f = NULL;
+    assert_int_equal(xattn_st_open(path, &f, &err), XATTN_OK);
+    assert_string_equal(xattn_st_metadata(f, "tokens"),
+                        "[\"[CLS]\", \"say \\\"hi\\\"\\\\\\t\", \"caf\xc3\xa9 \xef\xbf\xbd\"]");
+    assert_string_equal(xattn_st_metadata(f, "prompt"), "caf\xc3\xa9 \xef\xbf\xbd");
+    assert_string_equal(xattn_st_metadata(f, "encoder"), "enc");
+    xattn_st_close(f);
+
+    xattn_prompt *p = load_ok(path);
+    assert_int_equal(p->n_tokens, T_TOK);
+    assert_int_equal(p->dim, D_DIM);
+    assert_int_equal(compare_arrays("embeddings", p->embeddings, emb, T_TOK * D_DIM, 0.0), 0);
+    for (size_t t = 0; t < T_TOK; t++) assert_true(p->mask[t] == 1.0f);
+    assert_string_equal(p->tokens[1], tokens[1]);
+    assert_string_equal(p->tokens[2], "caf\xc3\xa9 \xef\xbf\xbd");
+    xattn_prompt_free(p);
+
+    /* No tokens: refused naming the file, nothing written. */
+    in.n_tokens = 0;
+    const char *empty = tmp_file("empty.safetensors");
+    assert_int_equal(xattn_prompt_save(&in, empty, &err), XATTN_ERR_VALUE);
+    assert_non_null(strstr(err.msg, empty));
+    FILE *g = fopen(empty, "rb");
+    assert_null(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_2d),       cmocka_unit_test(test_good_3d_mask_tokens),
         cmocka_unit_test(test_f16_i64_mask),  cmocka_unit_test(test_bad_safetensors),
-        cmocka_unit_test(test_npy),
+        cmocka_unit_test(test_npy),           cmocka_unit_test(test_save_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
