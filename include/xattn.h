@@ -180,9 +180,12 @@ const xattn_sampler_alias *xattn_sampler_alias_at(size_t index);
  * XATTN_ERR_CANCELLED). */
 typedef int (*xattn_progress_fn)(int step, int n_steps, void *user);
 
+/* The default step count: with shapes32's UniPC, DDIM-50's adherence (docs/samplers.md). */
+#define XATTN_DEFAULT_STEPS 30
+
 typedef struct xattn_generate_params {
     uint64_t seed;              /* the noise is torch.manual_seed(seed); torch.randn(...) */
-    int steps;                  /* sampling steps (default 30) */
+    int steps;                  /* sampling steps (default XATTN_DEFAULT_STEPS) */
     float cfg;                  /* guidance scale; <= 1 runs the conditional branch only (default 7.5) */
     xattn_sampler_kind sampler; /* default XATTN_SAMPLER_MODEL: the scheduler config's class */
     float eta;                  /* DDIM eta (default 0) */

@@ -24,7 +24,7 @@
 
 void xattn_generate_params_init(xattn_generate_params *p) {
     memset(p, 0, sizeof *p);
-    p->steps = 30; /* with shapes32's UniPC, DDIM-50's adherence (docs/samplers.md) */
+    p->steps = XATTN_DEFAULT_STEPS;
     p->cfg = 7.5f;
     p->sampler = XATTN_SAMPLER_MODEL; /* the model's scheduler class, as diffusers' pipelines */
     p->eta = 0.0f;

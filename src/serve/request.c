@@ -355,13 +355,30 @@ void serve_request_free(serve_request *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void defaults(serve_request *r) {
+/* The A1111-style name of a sampler kind: the table's name that is neither xattn's own nor a
+ * diffusers class ("UniPC", "DPM++ 2M Karras"), else xattn's ("euler" with Karras sigmas,
+ * which the web UI does not name). */
+static const char *display_name(xattn_sampler_kind kind, int karras) {
+    const char *own = xattn_sampler_name(kind);
+    const xattn_sampler_alias *a;
+    for (size_t i = 0; (a = xattn_sampler_alias_at(i)) != NULL; i++) {
+        size_t n = strlen(a->name);
+        if (a->kind == kind && a->karras == karras && strcmp(a->name, own) != 0 &&
+            !(n > 9 && strcmp(a->name + n - 9, "Scheduler") == 0))
+            return a->name;
+    }
+    return own;
+}
+
+/* The request's defaults: the library's step count and the model's sampler, as the CLI's. */
+static void defaults(serve_request *r, const xattn_model_info *model) {
     memset(r, 0, sizeof *r);
     r->seed_random = 1;
-    r->steps = 20;
+    r->steps = XATTN_DEFAULT_STEPS;
     r->cfg = 7.0f;
-    r->sampler = XATTN_SAMPLER_DDIM;
-    r->sampler_name = "DDIM";
+    r->sampler = model->sampler;
+    r->karras = model->karras;
+    r->sampler_name = display_name(model->sampler, model->karras);
     r->batch = 1;
 }
 
@@ -401,9 +418,9 @@ static int parse_object(const cJSON *root, int sample_size, serve_request *r, ch
     return 0;
 }
 
-int serve_request_parse(const char *body, size_t len, int sample_size, serve_request *out,
-                        char *err) {
-    defaults(out);
+int serve_request_parse(const char *body, size_t len, const xattn_model_info *model,
+                        serve_request *out, char *err) {
+    defaults(out, model);
     err[0] = '\0';
     if (len > SERVE_MAX_BODY)
         return fail(err, "body: %zu bytes, over the cap of %d", len, SERVE_MAX_BODY);
@@ -419,11 +436,11 @@ int serve_request_parse(const char *body, size_t len, int sample_size, serve_req
     if (!cJSON_IsObject(root))
         rc = fail(err, "body: must be a JSON object");
     else
-        rc = parse_object(root, sample_size, out, err);
+        rc = parse_object(root, model->sample_size, out, err);
     cJSON_Delete(root);
     if (rc != 0) {
         serve_request_free(out);
-        defaults(out);
+        defaults(out, model);
     }
     return rc;
 }

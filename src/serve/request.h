@@ -5,9 +5,9 @@
  * Fields (docs/serve.md):
  *   prompt, negative_prompt    strings, at most SERVE_MAX_TEXT bytes       default ""
  *   seed                       integer -1 (random) .. 2^53                 default -1
- *   steps                      1 .. SERVE_MAX_STEPS                        default 20
+ *   steps                      1 .. SERVE_MAX_STEPS                        default 30
  *   cfg_scale                  finite, 0 .. 30                             default 7
- *   sampler_name               A1111's name of an xattn sampler            default "DDIM"
+ *   sampler_name               A1111's name of an xattn sampler            default: the model's
  *                              (sampler_index: its old name, used when sampler_name is absent)
  *   scheduler                  "automatic" (any case), "", or null
  *   eta                        finite, 0 .. 1, or null (= 0)               default 0
@@ -58,12 +58,13 @@ typedef struct serve_request {
     char *ignored[SERVE_MAX_IGNORED];
 } serve_request;
 
-/* Parses body[len] (not NUL-terminated) for a model of image side sample_size. On success
+/* Parses body[len] (not NUL-terminated) for the model described by *model (its image side; its
+ * sampler and Karras flag are the defaults when the body names none). On success
  * returns 0 and fills *out (free with serve_request_free). On failure returns -1, leaves *out
  * empty (safe to free) and writes "<field>: <what is wrong>" into err[SERVE_ERROR_LEN] (field
  * "body" for the JSON as a whole). */
-int serve_request_parse(const char *body, size_t len, int sample_size, serve_request *out,
-                        char *err);
+int serve_request_parse(const char *body, size_t len, const xattn_model_info *model,
+                        serve_request *out, char *err);
 void serve_request_free(serve_request *r);
 
 /* The sampler for an A1111 or xattn name (case-insensitive; the library's table,

@@ -664,7 +664,7 @@ static enum MHD_Result handle_txt2img(serve *s, struct MHD_Connection *c, req_ct
     job *j = calloc(1, sizeof *j);
     if (!j) return respond_error(c, r, s, 500, NULL, "server: out of memory");
     char err[SERVE_ERROR_LEN];
-    if (serve_request_parse(r->body ? r->body : "", r->len, s->info.sample_size, &j->req, err) != 0) {
+    if (serve_request_parse(r->body ? r->body : "", r->len, &s->info, &j->req, err) != 0) {
         job_free(j);
         return respond_error(c, r, s, 400, NULL, "%s", err);
     }

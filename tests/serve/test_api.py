@@ -61,6 +61,8 @@ check(r.status == 200 and png_pixels(r.json()["images"][0]) == first,
 r = txt2img(srv, prompt=P, seed=-1, steps=2)
 seed = json.loads(r.json()["info"])["seed"] if r.status == 200 else None
 check(isinstance(seed, int) and seed >= 0, "seed -1: a random seed, reported back", seed)
+check(r.status == 200 and r.json()["parameters"]["sampler_name"] == "DDIM",
+      "no sampler_name: the model's (tiny-random's DDIMScheduler)", r.body[:200])
 r2 = txt2img(srv, prompt=P, seed=seed, steps=2)
 check(r2.status == 200 and png_pixels(r2.json()["images"][0]) == png_pixels(r.json()["images"][0]),
       "the reported seed reproduces the image")
@@ -354,5 +356,15 @@ r = ask2("POST", "/sdapi/v1/txt2img", json.dumps(dict(prompt=P, steps=2)).encode
 check(r.status == 403 and "access-control-allow-origin" not in r.headers, "--cors: another origin: 403", r.status)
 rc = srv2.stop(signal.SIGINT)
 check(rc == 0, "SIGINT: exit 0", rc)
+
+# --- no sampler_name, no steps: the model's sampler and the library's 30 steps, as the CLI ------
+srv3 = Server(model="weights/shapes32")
+r = txt2img(srv3, prompt=P, seed=3)
+p3 = r.json().get("parameters", {}) if r.status == 200 else {}
+meta = png_info(r.json()["images"][0])[3] if r.status == 200 else {}
+check(p3.get("sampler_name") == "UniPC" and p3.get("steps") == 30 and meta.get("sampler") == "unipc"
+      and meta.get("steps") == "30", "defaults: shapes32's UniPC at 30 steps", (p3, meta))
+rc = srv3.stop()
+check(rc == 0, "shapes32 server: exit 0", rc)
 
 finish()

@@ -77,6 +77,12 @@ try:
           "type a prompt, press generate: the image appears", by_id("error").text)
     words = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#words .word")]
     check(words == P.split(), "the prompt's words are buttons", words)
+    check("4 steps (DDIM)" in by_id("caption").text and "sampler=" not in driver.current_url,
+          "no sampler chosen: the model's (tiny-random's DDIM)", by_id("caption").text)
+    names = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#sampler option")]
+    check(names[0] == "the model's" and {"Euler a", "DPM++ 2M Karras", "UniPC", "DDIM"} <= set(names)
+          and not any(n.endswith("Scheduler") or n == "euler_a" for n in names),
+          "the sampler list: the server's samplers by the web UI's names", names)
 
     by_id("seed").clear()
     by_id("seed").send_keys("4")
@@ -122,6 +128,14 @@ try:
     wait_generation(1)
     check(by_id("image").get_attribute("src") == src3 and by_id("current-word").text == "blue",
           "reloading the URL reproduces the view (image, word)")
+
+    # another sampler: the caption and the URL name it
+    n = generation()
+    driver.execute_script("const s = document.getElementById('sampler'); s.value = 'Euler a';")
+    by_id("generate").click()
+    wait_generation(n + 1)
+    check("(Euler a)" in by_id("caption").text and "sampler=Euler+a" in driver.current_url,
+          "choose 'Euler a': the image is drawn with it", (by_id("caption").text, driver.current_url))
 
     # four seeds side by side
     by_id("four").click()
