@@ -49,6 +49,7 @@ typedef struct job {
     xattn_heatmap_params hp;
     char reweight_text[512];
     atomic_int cancel;
+    int n_calls;                       /* U-Net calls of the generation (its progress's n_steps) */
     int done;                          /* under mu */
     int status;                        /* HTTP status when done */
     char *answer;                      /* JSON, malloc'd */
@@ -126,6 +127,7 @@ static int on_progress(int step, int n_steps, void *user) {
     p->s->step = step, p->s->n_steps = n_steps;
     int stop = p->s->stopping;
     pthread_mutex_unlock(&p->s->mu);
+    p->j->n_calls = n_steps; /* the worker's own job: read by info_json on the same thread */
     return stop || atomic_load(&p->j->cancel);
 }
 
@@ -175,6 +177,7 @@ static char *info_json(const serve *s, const job *j) {
     cJSON_AddStringToObject(p, "model", s->model_name);
     cJSON *seeds = cJSON_AddArrayToObject(p, "all_seeds");
     for (int k = 0; k < j->req.batch; k++) cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)j->req.seed));
+    if (j->n_calls) cJSON_AddNumberToObject(p, "unet_calls", j->n_calls);
     cJSON *ig = cJSON_AddArrayToObject(p, "ignored");
     for (size_t k = 0; k < j->req.n_ignored; k++)
         cJSON_AddItemToArray(ig, cJSON_CreateString(j->req.ignored[k]));

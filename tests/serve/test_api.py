@@ -52,6 +52,7 @@ check(text.get("prompt") == P and text.get("seed") == "3" and text.get("steps") 
 info = json.loads(a["info"])
 check(info["seed"] == 3 and info["steps"] == 3 and info["sampler_name"] == "DDIM"
       and info["ignored"] == [], "info: seed and every parameter", info)
+check(info.get("unet_calls") == 3, "info: the U-Net calls (DDIM: one a step)", info)
 check(a["parameters"]["cfg_scale"] == 4 and a["parameters"]["width"] == 32, "parameters", a["parameters"])
 first = png_pixels(a["images"][0])
 
@@ -71,6 +72,9 @@ check(r.status == 200 and png_info(r.json()["images"][0])[3]["sampler"] == "ddpm
 # A1111's names of the other samplers (the library's table): "Euler a", "DPM++ 2M Karras"
 r = txt2img(srv, prompt=P, seed=3, steps=3, cfg_scale=4, sampler_name="Euler a")
 check(r.status == 200 and png_info(r.json()["images"][0])[3]["sampler"] == "euler_a", "sampler Euler a")
+r = txt2img(srv, prompt=P, seed=3, steps=3, cfg_scale=4, sampler_name="Heun", heatmaps=True)
+calls = json.loads(r.json()["info"]).get("unet_calls") if r.status == 200 else None
+check(calls == 5, "info: Heun's 3 steps are 5 U-Net calls (the maps' steps count them)", calls)
 r = txt2img(srv, prompt=P, seed=3, steps=3, cfg_scale=4, sampler_name="DPM++ 2M Karras")
 meta = png_info(r.json()["images"][0])[3] if r.status == 200 else {}
 check(meta.get("sampler") == "dpmpp_2m" and meta.get("karras") == "1", "sampler DPM++ 2M Karras", meta)

@@ -129,13 +129,15 @@ try:
     check(by_id("image").get_attribute("src") == src3 and by_id("current-word").text == "blue",
           "reloading the URL reproduces the view (image, word)")
 
-    # another sampler: the caption and the URL name it
+    # another sampler: the caption and the URL name it; the step slider counts its U-Net calls
     n = generation()
-    driver.execute_script("const s = document.getElementById('sampler'); s.value = 'Euler a';")
+    driver.execute_script("const s = document.getElementById('sampler'); s.value = 'Heun';")
     by_id("generate").click()
     wait_generation(n + 1)
-    check("(Euler a)" in by_id("caption").text and "sampler=Euler+a" in driver.current_url,
-          "choose 'Euler a': the image is drawn with it", (by_id("caption").text, driver.current_url))
+    check("(Heun)" in by_id("caption").text and "sampler=Heun" in driver.current_url
+          and by_id("step").get_attribute("max") == "7" and "step=" not in driver.current_url,
+          "choose 'Heun': drawn with it; the slider spans its 7 calls of 4 steps, from 'all'",
+          (by_id("caption").text, driver.current_url, by_id("step").get_attribute("max")))
 
     # four seeds side by side
     by_id("four").click()
