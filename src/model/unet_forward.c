@@ -469,7 +469,7 @@ static void lane_forward(unet_lane *l, const float *sample, float timestep, cons
     size_t B = l->batch, T = r->n_tokens, n = c->n_blocks, side = c->sample_size;
     size_t c0 = c->block_out_channels[0], ted = c->time_embed_dim;
     float *x = l->x, *y = l->y;
-    char name[64];
+    char name[96]; /* "down_blocks.I.attentions.J": room for two 20-digit indices */
     l->flops = 0.0;
     l->cur_layer = 0;
     l->token_scale = r->token_scale ? r->token_scale + l->b0 * T : NULL;
